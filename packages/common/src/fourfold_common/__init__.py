@@ -1,6 +1,10 @@
 """Shared pieces of the fourfold packages: datasets, I/O helpers, integer lookup engine.
 
-Only what two or more packages need lives here; see ``docs/architecture.md``.
+Only what two or more packages need lives here; see ``docs/architecture.md``. Subpackages:
+``fourfold_common.data`` (dataset loaders), ``fourfold_common.io`` (atomic writes, run records),
+``fourfold_common.levels`` (level placement for scalar quantizers) and
+``fourfold_common.engine`` (integer network, no-float no-multiply executor, artifact format;
+see ``docs/common/engine.md``).
 """
 
 from fourfold_common.__about__ import __version__

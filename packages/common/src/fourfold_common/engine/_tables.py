@@ -1,0 +1,123 @@
+"""Building integer tables and activation maps from float level sets (export time only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from fourfold_common.engine._errors import EngineError
+from fourfold_common.engine._ops import ShiftActivation
+
+
+def product_table(
+    activation_levels: np.ndarray,
+    weight_levels: np.ndarray,
+    shift: int,
+    *,
+    delta: float = 1.0,
+    bias_row: bool = False,
+    dtype: str = "int32",
+) -> np.ndarray:
+    """Integer product table ``T[i, j] = round(a_i · w_j · 2^shift / delta)``.
+
+    Args:
+        activation_levels: The ``Na`` activation levels (rows).
+        weight_levels: The ``Nw`` weight levels (columns).
+        shift: Fixed-point shift ``s`` (see :func:`choose_shift`).
+        delta: Step of the next activation quantizer (scale of the accumulator unit).
+        bias_row: Append a row for activation value ``1`` (biases as weight indices; the
+            discrete-nets global ``(|A| + 1) x |W|`` table).
+        dtype: ``"int32"`` or ``"int64"``.
+
+    Returns:
+        Integer array ``(Na, Nw)``, or ``(Na + 1, Nw)`` with ``bias_row``.
+
+    Raises:
+        EngineError: Non-finite levels, ``delta <= 0``, or entries not representable in ``dtype``.
+
+    Example:
+        >>> product_table(np.array([0.0, 0.5, 1.0]), np.array([-1.0, 0.25]), 3).tolist()
+        [[0, 0], [-4, 1], [-8, 2]]
+    """
+    rows = np.asarray(activation_levels, dtype=np.float64).ravel()
+    columns = np.asarray(weight_levels, dtype=np.float64).ravel()
+    if bias_row:
+        rows = np.concatenate([rows, [1.0]])
+    if not (np.all(np.isfinite(rows)) and np.all(np.isfinite(columns))):
+        raise EngineError("levels must be finite")
+    if not delta > 0:
+        raise EngineError(f"delta must be positive, got {delta}")
+    table = np.round(np.outer(rows, columns) * (2.0**shift / delta))
+    info = np.iinfo(np.dtype(dtype))
+    if table.size and (table.max() > info.max or table.min() < info.min):
+        raise EngineError(f"table entries exceed {dtype}; lower the shift")
+    return table.astype(dtype)
+
+
+def integer_boundaries(real_thresholds: np.ndarray, scale: float) -> np.ndarray:
+    """Integer plateau boundaries: ``acc >= B_k`` exactly when ``acc >= t_k · scale``.
+
+    ``B_k = ceil(t_k · scale)``, so comparing an integer accumulator with ``B_k`` decides the
+    real comparison exactly (discrete-nets' activation mapping, no multiply at inference).
+
+    Example:
+        >>> integer_boundaries(np.array([-0.3, 0.25, 1.0]), 8.0).tolist()
+        [-2, 2, 8]
+    """
+    values = np.ceil(np.asarray(real_thresholds, dtype=np.float64) * scale)
+    if not np.all(np.isfinite(values)):
+        raise EngineError("thresholds must be finite")
+    return values.astype(np.int64)
+
+
+def make_shift_activation(
+    input: str,
+    output: str,
+    index_of: Callable[[np.ndarray], np.ndarray],
+    accumulator_range: tuple[int, int],
+    scale: float,
+    levels: int,
+    *,
+    max_entries: int = 256,
+) -> ShiftActivation:
+    """Build a :class:`ShiftActivation` covering an accumulator range with a small table.
+
+    The shift ``r`` is the smallest one for which ``(hi >> r) - (lo >> r) + 1 <= max_entries``;
+    entry ``v`` holds ``index_of`` evaluated at the centre of its bin, the real pre-activation
+    ``(v + 1/2) · 2^r / scale``. Accumulators outside the range clamp to the end entries, so
+    give the range over which the index actually changes (e.g. the outermost thresholds).
+
+    Args:
+        input: Accumulator buffer name.
+        output: Index buffer name.
+        index_of: Maps real pre-activation values to output indices (vectorised).
+        accumulator_range: ``(lo, hi)`` integer accumulator values to cover.
+        scale: Accumulator units per real unit (``2^s / delta``).
+        levels: Number of output levels.
+        max_entries: Largest table (``Nx``).
+
+    Returns:
+        The activation op.
+
+    Example:
+        >>> op = make_shift_activation("acc", "idx", lambda z: (z > 0).astype(int), (-40, 40),
+        ...                            8.0, 2, max_entries=16)
+        >>> op.shift, op.low, op.table.tolist()
+        (3, -5, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    """
+    low, high = (int(v) for v in accumulator_range)
+    if high < low:
+        raise EngineError(f"empty accumulator range ({low}, {high})")
+    if max_entries < 1:
+        raise EngineError("max_entries must be >= 1")
+    shift = 0
+    while (high >> shift) - (low >> shift) + 1 > max_entries:
+        shift += 1
+    first, last = low >> shift, high >> shift
+    bins = np.arange(first, last + 1, dtype=np.float64)
+    centres = (bins + 0.5) * (2.0**shift) / scale
+    table = np.asarray(index_of(centres)).astype(np.int64)
+    if table.shape != bins.shape or table.min() < 0 or table.max() >= levels:
+        raise EngineError("index_of must return one index in [0, levels) per value")
+    return ShiftActivation(input, output, shift, first, table.astype(np.int32), levels)
