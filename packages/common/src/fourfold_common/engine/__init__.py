@@ -29,6 +29,7 @@ Example:
 
 from fourfold_common.engine._artifact import FORMAT_VERSION, MAGIC, from_bytes, load, save, to_bytes
 from fourfold_common.engine._bounds import accumulator_bounds, check_overflow, choose_shift
+from fourfold_common.engine._c_export import CExport, export_c
 from fourfold_common.engine._errors import ArtifactError, EngineError
 from fourfold_common.engine._executor import run
 from fourfold_common.engine._network import BufferInfo, IntegerNetwork, index_dtype, infer_buffers
@@ -66,6 +67,7 @@ __all__ = [
     "Add",
     "ArtifactError",
     "BufferInfo",
+    "CExport",
     "Conv",
     "Dense",
     "EngineError",
@@ -84,6 +86,7 @@ __all__ = [
     "accumulator_bounds",
     "check_overflow",
     "choose_shift",
+    "export_c",
     "format_size_report",
     "from_bytes",
     "index_dtype",

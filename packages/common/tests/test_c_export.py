@@ -1,0 +1,349 @@
+"""Tests of fourfold_common.engine.export_c: compiled C is bit-identical to the numpy executor."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fourfold_common import engine
+from fourfold_common.engine import (
+    Add,
+    Conv,
+    Dense,
+    EngineError,
+    Flatten,
+    IntegerNetwork,
+    Lookup,
+    MaxPool,
+    ShiftActivation,
+    SumPool,
+    ThresholdActivation,
+    export_c,
+)
+
+CC = shutil.which("cc")
+needs_cc = pytest.mark.skipif(CC is None, reason="no system C compiler (cc) on PATH")
+CFLAGS = ["-std=c99", "-Wall", "-Werror", "-O2"]
+NUMPY_OF = {"uint8_t": "<u1", "uint16_t": "<u2", "int32_t": "<i4", "int64_t": "<i8"}
+
+DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "NAME.h"
+
+int main(int argc, char **argv) {
+    static NAME_input_t in[MACRO_INPUT_SIZE];
+    static NAME_output_t out[MACRO_OUTPUT_SIZE];
+    long count = argc > 1 ? atol(argv[1]) : 0, s;
+    for (s = 0; s < count; s++) {
+        int32_t result;
+        if (fread(in, sizeof in, 1, stdin) != 1) return 2;
+        memset(out, 0, sizeof out);
+        result = NAME_predict(in, out);
+        fwrite(&result, sizeof result, 1, stdout);
+        fwrite(out, sizeof out, 1, stdout);
+    }
+    return 0;
+}
+"""
+
+
+def compile_export(export: engine.CExport, directory: Path) -> Path:
+    name = export.function.removesuffix("_predict")
+    driver = directory / f"{name}_driver.c"
+    driver.write_text(DRIVER.replace("NAME", name).replace("MACRO", name.upper()))
+    program = directory / f"{name}_prog"
+    completed = subprocess.run(
+        [CC, *CFLAGS, "-o", str(program), str(driver), str(export.source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return program
+
+
+def run_c(export: engine.CExport, program: Path, inputs: np.ndarray) -> tuple[np.ndarray, ...]:
+    data = inputs.astype(NUMPY_OF[export.input_ctype]).tobytes()
+    completed = subprocess.run(
+        [str(program), str(len(inputs))], input=data, capture_output=True, check=True
+    )
+    record = np.dtype(
+        [("result", "<i4"), ("out", NUMPY_OF[export.output_ctype], (export.output_size,))]
+    )
+    decoded = np.frombuffer(completed.stdout, dtype=record)
+    assert decoded.shape == (len(inputs),)
+    return decoded["result"], decoded["out"]
+
+
+def check_bit_identical(net: IntegerNetwork, inputs: np.ndarray, tmp_path: Path, name: str):
+    export = export_c(net, tmp_path, name=name)
+    program = compile_export(export, tmp_path)
+    results, outputs = run_c(export, program, inputs)
+    expected = engine.run(net, inputs).reshape(len(inputs), -1)
+    np.testing.assert_array_equal(outputs, expected)
+    np.testing.assert_array_equal(results, np.argmax(expected, axis=1))
+    return export, program
+
+
+# --- the strict source checker --------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"[A-Za-z_]\w*|0[xX][0-9a-fA-F]+[uU]?|\d+[uU]?|<<=|>>=|<<|>>|\+\+|--|->|&&|\|\||"
+    r"[-+*/%<>=!&|^~]=?|[(){}\[\];,?:.#]"
+)
+FORBIDDEN = {"float", "double", "_Complex", "malloc", "calloc", "realloc", "free"}
+FORBIDDEN |= {"/", "%", "/=", "%=", "*="}
+_INTEGER_TYPES = {"int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t"}
+
+
+def code_tokens(source: str) -> list[str]:
+    """Tokens of C source with comments, string and character literals removed."""
+    source = re.sub(r"/\*.*?\*/", " ", source, flags=re.DOTALL)
+    source = re.sub(r"//[^\n]*", " ", source)
+    source = re.sub(r'"(?:\\.|[^"\\\n])*"', ' "" ', source)
+    source = re.sub(r"'(?:\\.|[^'\\\n])*'", " '' ", source)
+    return _TOKEN.findall(source)
+
+
+def arithmetic_violations(source: str, typedefs: set[str]) -> list[str]:
+    """Float types, heap calls, ``/``, ``%``, and any ``*`` that is not ``<type> *<name>``."""
+    tokens = code_tokens(source)
+    types = _INTEGER_TYPES | typedefs | {"void", "char"}
+    problems = []
+    for position, token in enumerate(tokens):
+        if token in FORBIDDEN:
+            problems.append(token)
+        elif token == "*":
+            before = tokens[position - 1] if position else ""
+            after = tokens[position + 1] if position + 1 < len(tokens) else ""
+            follow = tokens[position + 2] if position + 2 < len(tokens) else ""
+            declaration = (
+                before in types
+                and re.fullmatch(r"[A-Za-z_]\w*", after) is not None
+                and follow in {",", ")", ";", "="}
+            )
+            if not declaration:
+                problems.append(" ".join(tokens[max(position - 3, 0) : position + 4]))
+    return problems
+
+
+def test_checker_catches_multiplication_and_floats():
+    assert arithmetic_violations("int32_t f(const uint8_t *x) { return x[0]; }", set()) == []
+    assert arithmetic_violations("int32_t a = b * c;", set())
+    assert arithmetic_violations("int32_t a = x[1] *2;", set())
+    assert arithmetic_violations("y = (int32_t)*p;", set())
+    assert arithmetic_violations("float a;", set())
+    assert arithmetic_violations("a = b / 2;", set())
+    assert arithmetic_violations("a = b % 2;", set())
+    assert arithmetic_violations("/* a * b */ // c * d\n int32_t x = 1;", set()) == []
+
+
+# --- networks covering every op ---------------------------------------------------------------
+
+
+def spatial_net(seed: int) -> IntegerNetwork:
+    """Lookup, padded strided conv + shift activation, depthwise conv with bias indices +
+    thresholds, residual add, max-pool, value lookup + sum-pool + shift, flatten, dense layers
+    with both activation kinds, value (logit) output."""
+    rng = np.random.default_rng(seed)
+    na = 6
+    t1 = rng.integers(-120, 120, size=(na, 7)).astype(np.int32)  # 7 columns: row-offset table
+    t2 = rng.integers(-60, 60, size=(5 + 1, 8)).astype(np.int16)  # bias row, 8 columns: shift
+    t3 = rng.integers(-90, 90, size=(7, 4)).astype(np.int32)
+    t4 = rng.integers(-500, 500, size=(4 + 1, 3)).astype(np.int64)
+    ops = (
+        Lookup("input", "x0", rng.integers(0, na, size=256), levels=na),
+        Conv(
+            "x0",
+            "a1",
+            "T1",
+            rng.integers(0, 7, size=(3, 3, 3, 8)),
+            stride=(2, 1),
+            padding=(1, 2, 0, 1),
+            pad_index=2,
+            bias=rng.integers(-30, 30, size=8),
+        ),
+        ShiftActivation("a1", "x1", 4, -20, rng.integers(0, 5, size=40), 5),
+        Conv(
+            "x1",
+            "a2",
+            "T2",
+            rng.integers(0, 8, size=(3, 3, 1, 8)),
+            padding=(1, 1, 1, 1),
+            groups=8,
+            pad_index=0,
+            bias_index=rng.integers(0, 8, size=8),
+            bias_row=5,
+        ),
+        ThresholdActivation("a2", "x2", np.sort(rng.integers(-150, 150, size=4))),
+        Add("x1", "x2", "x3", rng.integers(0, 5, size=(5, 5)), 5),
+        MaxPool("x3", "x4", (2, 2), (1, 1)),
+        Lookup("x4", "v5", rng.integers(-40, 40, size=5), kind="value"),
+        SumPool("v5", "s6", (2, 3), (2, 3)),
+        ShiftActivation("s6", "x6", 2, -30, rng.integers(0, 7, size=60), 7),
+        Flatten("x6", "f"),
+        Dense("f", "h", "T3", rng.integers(0, 4, size=(32, 10)), bias=rng.integers(-9, 9, 10)),
+        ThresholdActivation("h", "hx", np.sort(rng.integers(-400, 400, size=3))),
+        Dense(
+            "hx",
+            "logits",
+            "T4",
+            rng.integers(0, 3, size=(10, 3)),
+            bias_index=rng.integers(0, 3, 3),
+            bias_row=4,
+        ),
+    )
+    return IntegerNetwork(ops, {"T1": t1, "T2": t2, "T3": t3, "T4": t4}, (9, 8, 3), 256, "logits")
+
+
+def wide_net(seed: int) -> IntegerNetwork:
+    """uint16 inputs and indices, 8-bit weight indices, index output (auto-encoder style)."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(-2000, 2000, size=(300, 256)).astype(np.int32)
+    ops = (
+        Lookup("input", "x0", rng.integers(0, 300, size=1000), levels=300),
+        Dense("x0", "a1", "T", rng.integers(0, 256, size=(12, 20)), bias=rng.integers(-99, 99, 20)),
+        ShiftActivation("a1", "out", 6, -200, rng.integers(0, 9, size=400), 9),
+    )
+    return IntegerNetwork(ops, {"T": table}, (12,), 1000, "out")
+
+
+def conv_output_net(seed: int) -> IntegerNetwork:
+    """A grouped convolution whose accumulators are the (flattened) output: unfused, written
+    straight to the caller's array; all weights equal, so they take 0 bits."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(-50, 50, size=(4, 3)).astype(np.int32)
+    weights = np.full((2, 2, 2, 6), 1)
+    ops = (
+        Conv("input", "acc", "T", weights, stride=(1, 2), padding=(0, 1, 1, 1), groups=2),
+        Flatten("acc", "flat"),
+    )
+    return IntegerNetwork(ops, {"T": table}, (5, 6, 4), 4, "flat")
+
+
+def int64_net(seed: int) -> IntegerNetwork:
+    """int64 accumulators with entries beyond int32, int32 inputs, 11-bit weight indices,
+    bias indices, thresholds beyond int32, index output."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(-(2**40), 2**40, size=(3 + 1, 2000)).astype(np.int64)
+    boundaries = np.sort(rng.integers(-(2**42), 2**42, size=6)).astype(np.int64)
+    ops = (
+        Lookup("input", "x0", rng.integers(0, 3, size=70000), levels=3),
+        Dense(
+            "x0",
+            "a1",
+            "T",
+            rng.integers(0, 2000, size=(16, 5)),
+            bias_index=rng.integers(0, 2000, 5),
+            bias_row=3,
+        ),
+        ThresholdActivation("a1", "out", boundaries),
+    )
+    return IntegerNetwork(ops, {"T": table}, (16,), 70000, "out", accumulator_dtype="int64")
+
+
+NETS = {
+    "spatial": (spatial_net, 257),
+    "wide": (wide_net, 1000),
+    "convout": (conv_output_net, 4),
+    "wide64": (int64_net, 70000),
+}
+
+
+@needs_cc
+@pytest.mark.parametrize("kind", sorted(NETS))
+def test_compiled_c_matches_executor(kind, tmp_path):
+    build, levels = NETS[kind]
+    net = build(11)
+    rng = np.random.default_rng(3)
+    high = min(levels, net.input_levels)
+    inputs = rng.integers(0, high, size=(64, *net.input_shape))
+    export, program = check_bit_identical(net, inputs, tmp_path, f"n_{kind}")
+    source = export.source.read_text()
+    typedefs = {f"n_{kind}_input_t", f"n_{kind}_output_t"}
+    assert arithmetic_violations(source, typedefs) == []
+    assert arithmetic_violations(export.header.read_text(), typedefs) == []
+    assert export.flash_bytes > 0
+    assert export.ram_bytes >= 0
+    if net.input_levels < 2 ** (8 * np.dtype(NUMPY_OF[export.input_ctype]).itemsize):
+        bad = inputs[:2].copy()
+        bad[1].flat[-1] = net.input_levels  # out of range: -1, output untouched
+        results, outputs = run_c(export, program, bad)
+        assert results[1] == -1
+        assert not outputs[1].any()
+        assert results[0] == np.argmax(engine.run(net, bad[:1]))
+
+
+@needs_cc
+def test_outputs_vary_so_the_comparison_means_something(tmp_path):
+    net = spatial_net(5)
+    inputs = np.random.default_rng(0).integers(0, 256, size=(64, 9, 8, 3))
+    expected = engine.run(net, inputs)
+    assert len(np.unique(np.argmax(expected, axis=1))) >= 2
+    check_bit_identical(net, inputs, tmp_path, "vary")
+
+
+def test_memory_plan_shares_and_fuses(tmp_path):
+    net = spatial_net(1)
+    export = export_c(net, tmp_path)
+    text = export.source.read_text()
+    # Table layers directly followed by their only reader, an activation, are fused.
+    assert "conv + shift_activation" in text
+    assert "dense + threshold_activation" in text
+    assert "static int32_t net_scratch[10];" in text  # largest fused layer: 10 units
+    buffers = engine.infer_buffers(net)
+    naive = 0
+    for name, info in buffers.items():
+        if name != "input":
+            item = 4 if info.kind == "value" else 1
+            naive += item * int(np.prod(info.shape))
+    assert export.ram_bytes < naive // 2
+    header = export.header.read_text()
+    assert f"NET_FLASH_BYTES {export.flash_bytes}" in header
+    assert f"NET_RAM_BYTES {export.ram_bytes}" in header
+    assert f"flash (const tables and packed indices): {export.flash_bytes} bytes" in text
+
+
+def test_weights_are_bit_packed(tmp_path):
+    net = wide_net(0)  # 12 x 20 weights of 8 bits, 300 x 256 int16-range table
+    export = export_c(net, tmp_path)
+    assert export.flash_parts["weights"] == 12 * 20
+    assert export.flash_parts["table:T"] == 300 * 256 * 2
+    net64 = int64_net(0)  # 16 x 5 weights of 11 bits
+    export64 = export_c(net64, tmp_path, name="w64")
+    assert export64.flash_parts["weights"] == (16 * 5 * 11 + 7) // 8
+    assert export64.float32_bytes == 4 * (16 * 5 + 5)
+
+
+def test_artifact_path_and_bytes_give_the_same_source(tmp_path):
+    net = spatial_net(2)
+    path = engine.save(net, tmp_path / "net.ffi")
+    from_net = export_c(net, tmp_path / "a").source.read_text()
+    from_path = export_c(path, tmp_path / "b").source.read_text()
+    from_bytes = export_c(path.read_bytes(), tmp_path / "c").source.read_text()
+    assert from_net == from_path == from_bytes
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    net = wide_net(0)
+    with pytest.raises(EngineError, match="C identifier"):
+        export_c(net, tmp_path, name="1net")
+    with pytest.raises(EngineError, match="C identifier"):
+        export_c(net, tmp_path, name="net-x")
+    with pytest.raises(EngineError, match="IntegerNetwork"):
+        export_c(42, tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(engine.ArtifactError):
+        export_c(b"not an artifact", tmp_path)
+    with pytest.raises(engine.ArtifactError):
+        export_c(tmp_path / "missing.ffi", tmp_path)
+    broken = IntegerNetwork(net.ops, {}, net.input_shape, net.input_levels, net.output)
+    with pytest.raises(EngineError, match="unknown table"):
+        export_c(broken, tmp_path)
+    assert not list(tmp_path.glob("*.c"))
