@@ -1,0 +1,113 @@
+"""Least-squares vertex colours for a fixed triangulation, and colour quantisation."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from delaunay_thumb._format import QSTEPS, index_ranges
+from delaunay_thumb._render import barycentric, triangle_map, vertex_positions
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+def raster_weights(
+    points: IntArray, tris: IntArray, grid: tuple[int, int], size: tuple[int, int]
+) -> tuple[IntArray, FloatArray]:
+    """Per-pixel vertex indices and Gouraud weights: ``(h*w, 3)`` each.
+
+    Example:
+        >>> pts = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+        >>> idx, wts = raster_weights(pts, np.array([[0, 1, 3], [0, 3, 2]]), (2, 2), (2, 2))
+        >>> wts.sum(1).round(6).tolist()
+        [1.0, 1.0, 1.0, 1.0]
+    """
+    xy = vertex_positions(points, grid, size)
+    ids = triangle_map(xy, tris, size)
+    l1, l2 = barycentric(xy, tris, ids)
+    idx = tris[ids.ravel()]
+    wts = np.stack([1.0 - l1.ravel() - l2.ravel(), l1.ravel(), l2.ravel()], axis=1)
+    return idx, wts
+
+
+def fit_colours(
+    image: FloatArray, idx: IntArray, wts: FloatArray, n: int, tris: IntArray, ridge: float = 1e-2
+) -> FloatArray:
+    """Vertex colours minimising the squared error of the Gouraud rendering.
+
+    A small graph-Laplacian penalty keeps vertices that cover no pixel centre at the mean of
+    their neighbours (and makes the system always solvable).
+
+    Args:
+        image: ``(h, w, c)`` target in 0..255.
+        idx: ``(h*w, 3)`` vertex indices per pixel (from :func:`raster_weights`).
+        wts: ``(h*w, 3)`` weights per pixel.
+        n: Number of vertices.
+        tris: The triangulation (for the Laplacian).
+        ridge: Strength of the Laplacian penalty.
+
+    Returns:
+        ``(n, c)`` colours (unclamped).
+
+    Example:
+        >>> pts = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+        >>> tris = np.array([[0, 1, 3], [0, 3, 2]])
+        >>> idx, wts = raster_weights(pts, tris, (2, 2), (4, 4))
+        >>> fit_colours(np.full((4, 4, 1), 7.0), idx, wts, 4, tris).round(3).ravel().tolist()
+        [7.0, 7.0, 7.0, 7.0]
+    """
+    c = image.shape[2]
+    y = image.reshape(-1, c)
+    ri = np.repeat(idx, 3, axis=1).ravel()
+    ci = np.tile(idx, (1, 3)).ravel()
+    vals = (wts[:, :, None] * wts[:, None, :]).ravel()
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    deg = np.bincount(e.ravel(), minlength=n).astype(np.float64)
+    rows = np.concatenate([ri, e[:, 0], e[:, 1], np.arange(n)])
+    cols = np.concatenate([ci, e[:, 1], e[:, 0], np.arange(n)])
+    data = np.concatenate([vals, np.full(2 * len(e), -ridge), ridge * deg + 1e-9])
+    A = sparse.csc_matrix((data, (rows, cols)), shape=(n, n))
+    B = np.stack(
+        [
+            np.bincount(idx.ravel(), weights=(wts * y[:, k : k + 1]).ravel(), minlength=n)
+            for k in range(c)
+        ],
+        axis=1,
+    )
+    sol = spsolve(A, B)
+    return np.asarray(sol, dtype=np.float64).reshape(n, c)
+
+
+def to_ycocg(rgb: FloatArray) -> FloatArray:
+    """RGB to (Y, Co, Cg) with ``Y = (R + 2G + B) / 4``, ``Co = (R - B) / 2``.
+
+    Example:
+        >>> to_ycocg(np.array([[255.0, 255.0, 255.0]])).tolist()
+        [[255.0, 0.0, 0.0]]
+    """
+    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    return np.stack([(r + 2 * g + b) / 4, (r - b) / 2, (2 * g - r - b) / 4], axis=1)
+
+
+def quantise(colours: FloatArray, qy_code: int, qc_code: int, grey: bool) -> IntArray:
+    """Round colours (``(n, 3)`` RGB or ``(n, 1)`` grey) to clamped quantiser indices.
+
+    Example:
+        >>> quantise(np.array([[100.0]]), 2, 2, True).tolist()
+        [[25, 0, 0]]
+    """
+    qy, qc = QSTEPS[qy_code], QSTEPS[qc_code]
+    (ylo, yhi), (clo, chi) = index_ranges(qy, qc)
+    n = colours.shape[0]
+    out = np.zeros((n, 3), dtype=np.int64)
+    if grey:
+        out[:, 0] = np.clip(np.rint(colours[:, 0] / qy), ylo, yhi)
+        return out
+    ycc = to_ycocg(colours)
+    out[:, 0] = np.clip(np.rint(ycc[:, 0] / qy), ylo, yhi)
+    out[:, 1:] = np.clip(np.rint(ycc[:, 1:] / qc), clo, chi)
+    return out
