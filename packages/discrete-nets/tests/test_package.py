@@ -1,0 +1,32 @@
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+
+import discrete_nets
+from discrete_nets._cli import main
+
+
+def test_version_matches_distribution_metadata():
+    assert discrete_nets.__version__ == metadata.version("discrete-nets")
+
+
+def test_cli_version_and_help(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert discrete_nets.__version__ in capsys.readouterr().out
+    result = subprocess.run(
+        [sys.executable, "-m", "discrete_nets", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "demo" in result.stdout
+
+
+def test_console_script_is_declared():
+    scripts = {ep.name: ep.value for ep in metadata.entry_points(group="console_scripts")}
+    assert scripts["discrete-nets"] == "discrete_nets._cli:main"
