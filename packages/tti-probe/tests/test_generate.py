@@ -1,0 +1,342 @@
+"""Generation with a tiny random Stable-Diffusion-style pipeline, saved and loaded offline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="generation needs the hf extra (torch)")
+
+from PIL import Image  # noqa: E402
+
+from tti_probe._classes import ClassSpec, fashion_mnist_classes  # noqa: E402
+from tti_probe._generate import (  # noqa: E402
+    GenerationConfig,
+    GenerationError,
+    generate,
+    plan_images,
+)
+from tti_probe._manifest import (  # noqa: E402
+    ManifestError,
+    load_manifest,
+    read_png_record,
+    rebuild_manifest,
+)
+from tti_probe._models import ModelLoadError, load_pipeline  # noqa: E402
+from tti_probe._tiny import build_tiny_pipeline  # noqa: E402
+
+torch.set_num_threads(1)
+CLASSES = fashion_mnist_classes()[:2]
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd"), seed=0)
+
+
+def _config(model: Path, **overrides: object) -> GenerationConfig:
+    options: dict[str, object] = {
+        "strategies": ("photo",),
+        "guidance_scales": (1.0, 4.0),
+        "images_per_prompt": 2,
+        "num_inference_steps": 2,
+        "batch_size": 3,
+        "device": "cpu",
+        "local_files_only": True,
+    }
+    options.update(overrides)
+    return GenerationConfig(str(model), **options)  # type: ignore[arg-type]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime_ns) of every PNG: unchanged values prove a file was not rewritten."""
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in (root / "images").rglob("*.png")
+    }
+
+
+def _log_counts(root: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for log in (root / "logs").glob("writes-p*.jsonl"):
+        for line in log.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+            counts[entry["file"]] = counts.get(entry["file"], 0) + 1
+    return counts
+
+
+def _assert_complete(root: Path, config: GenerationConfig, classes: tuple[ClassSpec, ...]) -> None:
+    manifest = load_manifest(root, verify=True)
+    planned = [job.file for job in plan_images(classes, config)]
+    assert [r.file for r in manifest.records] == planned
+    on_disk = sorted(p.relative_to(root).as_posix() for p in (root / "images").rglob("*.png"))
+    assert on_disk == sorted(planned)
+    assert not list((root / "images").rglob("*.tmp"))
+    assert all(count == 1 for count in _log_counts(root).values())
+
+
+def test_generate_writes_images_manifest_and_records(tiny_sd: Path, tmp_path: Path) -> None:
+    config = _config(tiny_sd)
+    manifest = generate(CLASSES, config, tmp_path, progress=False)
+    assert len(manifest) == config.num_images(len(CLASSES)) == 8
+    _assert_complete(tmp_path, config, CLASSES)
+    record = manifest.records[-1]
+    assert record.class_name == "Trouser"
+    assert record.guidance_scale == 4.0
+    assert record.prompt == "a photo of a Trouser."
+    assert (record.width, record.height) == (32, 32)
+    assert record.pipeline == "StableDiffusionPipeline"
+    assert record.scheduler == "DDIMScheduler"
+    assert record.num_inference_steps == 2
+    assert record.seed == 3  # class 1, image 1, two images per prompt
+    assert record.seconds > 0
+    assert read_png_record(tmp_path / record.file) == dataclasses.replace(record, sha256="")
+    images = [np.asarray(Image.open(p), dtype=np.int16) for p in manifest.paths()]
+    assert all(image.shape == (32, 32, 3) for image in images)
+    # Different seeds give different images; guidance changes the image for the same seed.
+    assert np.abs(images[0] - images[1]).mean() > 1.0
+    assert np.abs(images[0] - images[4]).mean() > 0.1
+    run = json.loads((tmp_path / "run_record.json").read_text())
+    assert run["figures"]["images"] == 8
+    assert run["figures"]["generated_by_main_process"] == 8
+
+    before = _snapshot(tmp_path)
+    again = generate(CLASSES, config, tmp_path, progress=False)
+    assert _snapshot(tmp_path) == before  # nothing regenerated, nothing rewritten
+    assert again.records == manifest.records
+
+
+def test_generated_image_is_the_standard_pipeline_output(tiny_sd: Path, tmp_path: Path) -> None:
+    """generate() makes exactly what a user calling the loaded pipeline directly gets."""
+    config = _config(tiny_sd, guidance_scales=(3.0,), images_per_prompt=1, batch_size=1)
+    manifest = generate(CLASSES[:1], config, tmp_path, progress=False)
+    pipe = load_pipeline(tiny_sd, local_files_only=True)
+    direct = pipe(
+        prompt="a photo of a T-shirt/top.",
+        guidance_scale=3.0,
+        num_inference_steps=2,
+        generator=torch.Generator("cpu").manual_seed(0),
+        output_type="np",
+    ).images[0]
+    ours = np.asarray(Image.open(manifest.paths()[0]), dtype=np.float64) / 255.0
+    np.testing.assert_allclose(ours, direct, atol=1 / 255 + 1e-6)
+
+
+def test_same_seed_same_image_after_save_and_reload(tmp_path: Path) -> None:
+    """Two builds with one seed, each saved and reloaded, produce identical images."""
+    outputs = []
+    for name in ("a", "b"):
+        model = build_tiny_pipeline(tmp_path / name, seed=7)
+        pipe = load_pipeline(model, local_files_only=True)
+        assert not pipe.unet.training
+        assert not pipe.vae.training
+        outputs.append(
+            pipe(
+                prompt="a photo of a cat.",
+                num_inference_steps=2,
+                guidance_scale=2.0,
+                generator=torch.Generator("cpu").manual_seed(1),
+                output_type="np",
+            ).images[0]
+        )
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("stop_after", [1, 5])
+def test_interrupted_run_resumes_without_rewriting(
+    tiny_sd: Path, tmp_path: Path, stop_after: int
+) -> None:
+    config = _config(tiny_sd, strategies=("photo", "hypernym"), guidance_scales=(2.0,))
+    seen: list[str] = []
+
+    def interrupt(record: object) -> None:
+        seen.append(record.file)  # type: ignore[attr-defined]
+        if len(seen) == stop_after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(CLASSES, config, tmp_path, progress=False, on_image=interrupt)
+    assert not (tmp_path / "manifest.json").exists()
+    before = _snapshot(tmp_path)
+    assert sorted(before) == sorted(seen)
+    generate(CLASSES, config, tmp_path, progress=False)
+    after = _snapshot(tmp_path)
+    assert {k: after[k] for k in before} == before
+    assert len(after) == 8
+    _assert_complete(tmp_path, config, CLASSES)
+
+
+_SCRIPT = """
+import sys
+import time
+import torch
+torch.set_num_threads(1)
+from tti_probe._classes import fashion_mnist_classes
+from tti_probe._generate import GenerationConfig, generate
+config = GenerationConfig(
+    sys.argv[1], guidance_scales=(1.0, 3.0), images_per_prompt=3, num_inference_steps=2,
+    batch_size=2, device=sys.argv[3], local_files_only=True,
+)
+# "slow": pause after each image so that a kill can land at any point of the run.
+pause = (lambda record: time.sleep(0.3)) if sys.argv[4:] == ["slow"] else None
+generate(fashion_mnist_classes()[:2], config, sys.argv[2], progress=False, on_image=pause)
+"""
+
+
+def _subprocess_env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _accelerate_command(script: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",  # the torch.distributed launcher; without CUDA tti-probe uses gloo on CPU
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(script),
+        *args,
+    ]
+
+
+def test_killed_run_resumes_under_accelerate_with_two_cpu_processes(
+    tiny_sd: Path, tmp_path: Path
+) -> None:
+    """A run SIGKILLed at a random point, resumed by 2 accelerate processes, ends complete.
+
+    Every image planned exists once, images written before the kill are untouched, the two
+    processes split the remaining work, and each image was written by exactly one writer.
+    """
+    pytest.importorskip("accelerate")
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(_SCRIPT))
+    out = tmp_path / "out"
+    rng = np.random.default_rng(0)
+    kill_at = int(rng.integers(1, 5))
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(tiny_sd), str(out), "cpu", "slow"],
+        env=_subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if len(list((out / "images").rglob("*.png"))) >= kill_at:
+                break
+            time.sleep(0.02)
+        if process.poll() is None:
+            time.sleep(float(rng.uniform(0, 0.25)))  # land anywhere, possibly mid-write
+            process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    before = _snapshot(out)
+    assert 1 <= len(before) < 6, "the kill must land in the first process's share"
+
+    result = subprocess.run(
+        _accelerate_command(script, str(tiny_sd), str(out), "auto"),
+        env=_subprocess_env(),
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    after = _snapshot(out)
+    assert {k: after[k] for k in before} == before
+    config = GenerationConfig(
+        str(tiny_sd),
+        guidance_scales=(1.0, 3.0),
+        images_per_prompt=3,
+        num_inference_steps=2,
+        batch_size=2,
+        local_files_only=True,
+    )
+    _assert_complete(out, config, fashion_mnist_classes()[:2])
+    manifest = load_manifest(out)
+    resumed = [r for r in manifest.records if r.file not in before]
+    assert {r.process_index for r in resumed} >= {1}
+    assert {r.process_index for r in manifest.records[6:]} == {1}  # second half: process 1
+    counts = _log_counts(out)
+    assert all(counts.get(r.file) == 1 for r in resumed)
+
+
+def test_changed_settings_in_same_directory_are_refused(tiny_sd: Path, tmp_path: Path) -> None:
+    config = _config(tiny_sd, guidance_scales=(1.0,), images_per_prompt=1)
+    generate(CLASSES[:1], config, tmp_path, progress=False)
+    changed = _config(tiny_sd, guidance_scales=(1.0,), images_per_prompt=1, num_inference_steps=3)
+    with pytest.raises(GenerationError, match="num_inference_steps"):
+        generate(CLASSES[:1], changed, tmp_path, progress=False)
+
+
+def test_rebuild_manifest_from_pngs(tiny_sd: Path, tmp_path: Path) -> None:
+    config = _config(tiny_sd, guidance_scales=(1.0,), images_per_prompt=1)
+    manifest = generate(CLASSES, config, tmp_path, progress=False)
+    (tmp_path / "manifest.json").unlink()
+    rebuilt = rebuild_manifest(tmp_path, CLASSES, config.to_dict())
+    assert sorted(rebuilt.records, key=lambda r: r.file) == sorted(
+        manifest.records, key=lambda r: r.file
+    )
+    assert load_manifest(tmp_path, verify=True).records == rebuilt.records
+    (tmp_path / manifest.records[0].file).write_bytes(b"not a png")
+    with pytest.raises(ManifestError, match="SHA-256"):
+        load_manifest(tmp_path, verify=True)
+    (tmp_path / manifest.records[0].file).unlink()
+    with pytest.raises(ManifestError, match="missing"):
+        load_manifest(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"guidance_scales": ()}, "guidance_scales"),
+        ({"guidance_scales": (-1.0,)}, ">= 0"),
+        ({"guidance_scales": (2.0, 2.0)}, "duplicate"),
+        ({"images_per_prompt": 0}, "images_per_prompt"),
+        ({"num_inference_steps": 0}, "num_inference_steps"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"height": 30}, "multiple of 8"),
+        ({"dtype": "int8"}, "dtype"),
+        ({"strategies": ()}, "strategies"),
+    ],
+)
+def test_invalid_config_is_one_clear_error(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(GenerationError, match=message):
+        _config(Path("/nowhere"), **overrides)
+
+
+def test_missing_model_directory_is_a_clear_error(tmp_path: Path) -> None:
+    config = _config(tmp_path / "no-such-model", guidance_scales=(1.0,), images_per_prompt=1)
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        generate(CLASSES[:1], config, tmp_path / "out", progress=False)
+    not_a_pipeline = tmp_path / "empty"
+    not_a_pipeline.mkdir()
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_pipeline(not_a_pipeline, local_files_only=True)
