@@ -285,17 +285,26 @@ def conv_lines(op: Conv, act: Op | None, ctx: Context) -> list[str]:
 
 
 def _window_lines(
-    op: MaxPool | SumPool, ctx: Context, first: str, combine: str, ctype: str
+    op: MaxPool | SumPool, ctx: Context, combine: str, lookup: Lookup | None = None
 ) -> list[str]:
-    """Pooling over valid windows; the taps are unrolled with constant offsets."""
+    """Pooling over valid windows; the taps are unrolled with constant offsets.
+
+    With ``lookup`` (a fused value lookup) the pool reads indices and looks their values up.
+    """
+    ctype = ctx.ctype(op.output)
+    load = "x[base + c + {tap}]"
+    if lookup is not None:
+        levels = ctx.plan.buffers[lookup.input].levels
+        table = ctx.constants.array("lut", lookup.table[:levels], "lookups")
+        load = f"{table}[{load}]"
     _, width, channels = ctx.plan.buffers[op.input].shape
     out_h, out_w, _ = ctx.plan.buffers[op.output].shape
     wy, wx = op.window
     sy, sx = op.stride
     taps = [dy * width * channels + dx * channels for dy in range(wy) for dx in range(wx)]
-    body = [first.format(tap=taps[0])]
+    body = [f"m = {load.format(tap=taps[0])};"]
     for tap in taps[1:]:
-        body += [f"v = x[base + c + {tap}];", combine]
+        body += [f"v = {load.format(tap=tap)};", combine]
     return [
         "int32_t oy, ox, c, base, ybase, opos;",
         f"{ctype} m, v;" if len(taps) > 1 else f"{ctype} m;",
@@ -345,11 +354,11 @@ def step_lines(op: Op, act: Op | None, ctx: Context) -> list[str]:
     if isinstance(op, Conv):
         return conv_lines(op, act, ctx)
     if isinstance(op, MaxPool):
-        ctype = ctx.ctype(op.output)
-        return _window_lines(op, ctx, "m = x[base + c + {tap}];", "if (v > m) m = v;", ctype)
+        return _window_lines(op, ctx, "if (v > m) m = v;")
     if isinstance(op, SumPool):
-        ctype = ctx.ctype(op.output)
-        return _window_lines(op, ctx, "m = x[base + c + {tap}];", "m += v;", ctype)
+        return _window_lines(op, ctx, "m += v;")
+    if isinstance(op, Lookup) and isinstance(act, SumPool):
+        return _window_lines(act, ctx, "m += v;", lookup=op)
     if isinstance(op, (Lookup, Add, ShiftActivation, ThresholdActivation)):
         return elementwise_lines(op, ctx)
     raise EngineError(f"the C export does not support op type {type(op).__name__}")

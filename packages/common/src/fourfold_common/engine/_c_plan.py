@@ -4,10 +4,11 @@ Every buffer of an :class:`IntegerNetwork` gets a C element type (indices: the s
 type, values: the accumulator type). :class:`Flatten` outputs alias their input. A table op
 (:class:`Dense`/:class:`Conv`) immediately followed by the only reader of its accumulators, an
 activation, is *fused*: the accumulators of one output position live in a small scratch array and
-never in a full buffer. The remaining buffers are placed in one static arena per element type
-(separate arenas keep the C free of type punning) by first-fit over their lifetimes, so buffers
-that are never alive at the same time share memory; the network output is written straight to
-the caller's array.
+never in a full buffer; likewise a value :class:`Lookup` read only by the :class:`SumPool` that
+follows it (average pooling) is folded into the pool. The remaining buffers are placed in one
+static arena per element type (separate arenas keep the C free of type punning) by first-fit over
+their lifetimes, so buffers that are never alive at the same time share memory; the network
+output is written straight to the caller's array.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from fourfold_common.engine._ops import (
     Conv,
     Dense,
     Flatten,
+    Lookup,
     ShiftActivation,
+    SumPool,
     ThresholdActivation,
 )
+
+ACTIVATIONS = (ShiftActivation, ThresholdActivation)
 
 C_TYPES = {
     "uint8": "uint8_t",
@@ -58,11 +63,15 @@ class Slot:
 
 @dataclass(frozen=True)
 class Step:
-    """One emitted C function: an op, possibly fused with the activation that follows it.
+    """One emitted C function: an op, possibly fused with the op that follows it.
+
+    Fused pairs: a table op and its activation (the accumulators of one position stay in a
+    scratch array), and a value :class:`Lookup` and its :class:`SumPool` (the pool looks the
+    values up itself, so the value map is never stored).
 
     Attributes:
         position: Index of the (first) op in ``network.ops``.
-        fused: Index of the fused activation op, or ``-1``.
+        fused: Index of the fused follower op, or ``-1``.
     """
 
     position: int
@@ -122,9 +131,12 @@ def _steps(network: IntegerNetwork) -> tuple[Step, ...]:
         if position == skip or isinstance(op, Flatten):
             continue
         following = network.ops[position + 1] if position + 1 < len(network.ops) else None
+        fusable = (isinstance(op, (Dense, Conv)) and isinstance(following, ACTIVATIONS)) or (
+            isinstance(op, Lookup) and op.kind == "value" and isinstance(following, SumPool)
+        )
         if (
-            isinstance(op, (Dense, Conv))
-            and isinstance(following, (ShiftActivation, ThresholdActivation))
+            fusable
+            and following is not None
             and following.input == op.output
             and readers.get(op.output) == [position + 1]
             and op.output != network.output
@@ -186,7 +198,7 @@ def plan_memory(network: IntegerNetwork, buffers: dict[str, BufferInfo]) -> Memo
         target = network.ops[step.fused].output if step.fused >= 0 else op.output
         first.setdefault(root[target], number)
         last[root[target]] = max(last.get(root[target], number), number)
-        if step.fused >= 0:
+        if step.fused >= 0 and isinstance(op, (Dense, Conv)):
             scratch = max(scratch, buffers[op.output].shape[-1])
 
     slots: dict[str, Slot] = {}
