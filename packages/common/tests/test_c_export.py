@@ -250,6 +250,30 @@ def int64_net(seed: int) -> IntegerNetwork:
     return IntegerNetwork(ops, {"T": table}, (16,), 70000, "out", accumulator_dtype="int64")
 
 
+def aligned_net(seed: int) -> IntegerNetwork:
+    """Byte-aligned weight runs: 2-bit grouped conv (4 per group), 4-bit and 1-bit dense."""
+    rng = np.random.default_rng(seed)
+    t1 = rng.integers(-99, 99, size=(3, 4)).astype(np.int32)
+    t2 = rng.integers(-99, 99, size=(5, 16)).astype(np.int32)
+    t3 = rng.integers(-999, 999, size=(4, 2)).astype(np.int32)
+    ops = (
+        Conv("input", "a0", "T1", rng.integers(0, 4, size=(3, 3, 1, 8)), groups=2),
+        ThresholdActivation("a0", "x0", np.sort(rng.integers(-200, 200, size=4))),
+        Flatten("x0", "f"),
+        Dense("f", "a1", "T2", rng.integers(0, 16, size=(48, 6)), bias=rng.integers(-9, 9, 6)),
+        ShiftActivation("a1", "x1", 5, -30, rng.integers(0, 4, size=60), 4),
+        Dense("x1", "logits", "T3", rng.integers(0, 2, size=(6, 8))),
+    )
+    return IntegerNetwork(ops, {"T1": t1, "T2": t2, "T3": t3}, (4, 5, 2), 3, "logits")
+
+
+def test_byte_aligned_runs_are_decoded_a_byte_at_a_time(tmp_path):
+    text = export_c(aligned_net(11), tmp_path).source.read_text()
+    for per_byte in (2, 4, 8):  # 4-, 2- and 1-bit weights
+        assert f"j += {per_byte})" in text
+    assert "acc[o + 7] += row[wv >> 7];" in text
+
+
 def topology_net(seed: int) -> IntegerNetwork:
     """Odd graphs: an add of a buffer with itself, accumulators read twice (no fusion), the
     output buffer read by later ops, a dead buffer, an output that is not the last op."""
@@ -275,6 +299,7 @@ def copy_net(seed: int) -> IntegerNetwork:
 
 
 NETS = {
+    "aligned": (aligned_net, 3),
     "topology": (topology_net, 9),
     "copy": (copy_net, 7),
     "spatial": (spatial_net, 257),

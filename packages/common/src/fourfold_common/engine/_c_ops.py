@@ -14,6 +14,7 @@ import numpy as np
 from fourfold_common.engine._c_plan import MemoryPlan
 from fourfold_common.engine._c_source import (
     Constants,
+    Packed,
     c_int,
     reader_declarations,
     reader_next,
@@ -169,19 +170,53 @@ class _TableParts:
     declarations: list[str]
     start: list[str]  # point acc at its storage, set the biases, restart the weight stream
     offset: int  # first weight index (added to every row pointer)
-    per_weight: list[str]
+    run: list[str]  # add the next ``run`` weights' table entries to acc[o], acc[o + 1], ...
     epilogue: list[str]  # fused activation of the units at acc, written from y[opos]
 
 
-def _table_parts(op: Dense | Conv, act: Op | None, ctx: Context, units: int) -> _TableParts:
+def _byte_run(stream: Packed, run: int) -> list[str]:
+    """Decode a byte-aligned run whole bytes at a time, every value by shift and mask."""
+    per_byte = 8 // stream.bits
+    mask = (1 << stream.bits) - 1
+    body = ["wv = wp[0];", "wp++;"]
+    for position in range(per_byte):
+        shift = position * stream.bits
+        if per_byte == 1:
+            value = "wv"
+        elif shift == 0:
+            value = f"wv & {mask}u"
+        elif shift + stream.bits == 8:
+            value = f"wv >> {shift}"
+        else:
+            value = f"(wv >> {shift}) & {mask}u"
+        target = "acc[o]" if position == 0 else f"acc[o + {position}]"
+        body.append(f"{target} += row[{value}];")
+    return [
+        f"for (j = 0; j < {run}; j += {per_byte}) {{",
+        *_indent(body),
+        f"    o += {per_byte};",
+        "}",
+    ]
+
+
+def _table_parts(
+    op: Dense | Conv, act: Op | None, ctx: Context, units: int, run: int
+) -> _TableParts:
+    """Pieces of a table op whose weights are consumed in runs of ``run`` consecutive units.
+
+    When ``bits`` divides 8 and every run fills whole bytes, each run starts on a byte boundary
+    and is decoded a byte at a time (no bit buffer); otherwise a bit buffer decodes one value
+    at a time. Both read the same plain bit-packed stream.
+    """
     table = ctx.product_table(op.table)
     stream = ctx.constants.packed("w", op.weights, "weights")
+    aligned = stream.bits in (1, 2, 4, 8) and (run * stream.bits) % 8 == 0
     bias_declarations, bias_reset, bias_unit = _bias_setup(op, ctx)
     declarations = [
         f"{ctx.plan.accumulator_ctype} *acc;",
         f"const {table.ctype} *row;",
-        "int32_t o, opos;",
-        *reader_declarations("w", stream),
+        "int32_t o, j, opos;",
+        *(["const uint8_t *wp;", "uint32_t wv;"] if aligned else reader_declarations("w", stream)),
         *bias_declarations,
     ]
     if act is None:
@@ -191,16 +226,24 @@ def _table_parts(op: Dense | Conv, act: Op | None, ctx: Context, units: int) -> 
         declarations += activation_locals(act)
         start = [f"acc = {ctx.prefix}_scratch;"]
         epilogue = _unit_loop(units, activation_lines(act, ctx, "acc[o]", "y[opos + o]"))
-    start += [*bias_reset, *_unit_loop(units, bias_unit), *reader_reset("w", stream)]
-    per_weight = [*reader_next("w", stream), "acc[o] += row[wv];"]
-    return _TableParts(declarations, start, stream.offset, per_weight, epilogue)
+    reset = [f"wp = {stream.name};"] if aligned else reader_reset("w", stream)
+    start += [*bias_reset, *_unit_loop(units, bias_unit), *reset]
+    if aligned:
+        body = _byte_run(stream, run)
+    else:
+        body = [
+            f"for (j = 0; j < {run}; j++) {{",
+            *_indent([*reader_next("w", stream), "acc[o] += row[wv];", "o++;"]),
+            "}",
+        ]
+    return _TableParts(declarations, start, stream.offset, body, epilogue)
 
 
 def dense_lines(op: Dense, act: Op | None, ctx: Context) -> list[str]:
     """Body of a dense step (optionally fused with the activation ``act``)."""
     table = ctx.product_table(op.table)
     fan_in, units = (int(v) for v in op.weights.shape)
-    parts = _table_parts(op, act, ctx, units)
+    parts = _table_parts(op, act, ctx, units, units)
     return [
         *parts.declarations,
         "int32_t k;",
@@ -208,7 +251,8 @@ def dense_lines(op: Dense, act: Op | None, ctx: Context) -> list[str]:
         *parts.start,
         f"for (k = 0; k < {fan_in}; k++) {{",
         f"    row = {table.name} + {table.row('x[k]')} + {parts.offset};",
-        *_indent(_unit_loop(units, parts.per_weight)),
+        "    o = 0;",
+        *_indent(parts.run),
         "}",
         *parts.epilogue,
     ]
@@ -225,7 +269,7 @@ def conv_lines(op: Conv, act: Op | None, ctx: Context) -> list[str]:
     per_group = cout // op.groups
     padded = any(op.padding)
     row_stride = width * channels
-    parts = _table_parts(op, act, ctx, cout)
+    parts = _table_parts(op, act, ctx, cout, per_group)
     index = f"(valid ? x[off + ch] : {op.pad_index})" if padded else "x[off + ch]"
     tap = [
         f"for (c = 0; c < {cin_g}; c++) {{",
@@ -233,10 +277,7 @@ def conv_lines(op: Conv, act: Op | None, ctx: Context) -> list[str]:
         "    o = 0;",
         f"    for (g = 0; g < {op.groups}; g++) {{",
         f"        row = {table.name} + {table.row(index)} + {parts.offset};",
-        f"        for (j = 0; j < {per_group}; j++) {{",
-        *_indent(parts.per_weight, 3),
-        "            o++;",
-        "        }",
+        *_indent(parts.run, 2),
         f"        ch += {cin_g};",
         "    }",
         "}",
@@ -248,7 +289,7 @@ def conv_lines(op: Conv, act: Op | None, ctx: Context) -> list[str]:
 
     lines = [
         *parts.declarations,
-        "int32_t oy, ox, dy, dx, c, g, j, ch, yoff0, xoff0, yoff, off;",
+        "int32_t oy, ox, dy, dx, c, g, ch, yoff0, xoff0, yoff, off;",
         *when("int32_t iy, ix, iy0, ix0, valid;"),
         "opos = 0;",
         *when(f"iy0 = {-top};"),
