@@ -13,6 +13,10 @@ DATASETS = ("digits", "fashion-mnist")
 """Names accepted by :func:`load_data`."""
 
 
+RAW_LEVELS = {"digits": 17, "fashion-mnist": 256}
+"""Number of raw integer pixel values of each dataset (the integer network's input range)."""
+
+
 class DataError(ValueError):
     """A dataset name, split or subset size is not valid."""
 
