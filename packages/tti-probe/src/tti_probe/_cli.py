@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from tti_probe.__about__ import __version__
+from tti_probe._commands import add_commands
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the main job offline on an embedded default")
     demo.set_defaults(handler=_demo)
+    add_commands(commands)  # classes, prompts, generate, embed, build-tiny
     return parser
 
 
