@@ -173,6 +173,15 @@ def test_natural_image_folder_with_class_matching(
     assert plain.labels.tolist() == [0, 0, 1, 1, 1]
     with pytest.raises(EmbeddingError, match="matches no class"):
         embed_image_folder(root, embedder, classes=(ClassSpec("stork"),), progress=False)
+    herons = embed_image_folder(
+        root, embedder, classes=(ClassSpec("heron"),), skip_unmatched=True, progress=False
+    )
+    assert herons.labels.tolist() == [0, 0]
+    np.testing.assert_array_equal(herons.embeddings, embedded.embeddings[:2])
+    with pytest.raises(EmbeddingError, match="no class folder"):
+        embed_image_folder(
+            root, embedder, classes=(ClassSpec("stork"),), skip_unmatched=True, progress=False
+        )
     with pytest.raises(DatasetError):
         embed_image_folder(tmp_path / "nothing", embedder)
 

@@ -156,7 +156,9 @@ def _embed(args: argparse.Namespace) -> int:
         embedded = embed_manifest(load_manifest(source), embedder, **options)
     else:
         classes = select_classes(args.classes, args.select) if args.classes else None
-        embedded = embed_image_folder(source, embedder, classes=classes, **options)
+        embedded = embed_image_folder(
+            source, embedder, classes=classes, skip_unmatched=args.skip_unmatched, **options
+        )
     embedded.save(args.out)
     print(
         f"{embedded.embeddings.shape[0]} embeddings of dimension "
@@ -221,6 +223,9 @@ def add_commands(commands: Any) -> None:
         "--classes", help="match natural class folders to this class set (see 'classes')"
     )
     parser.add_argument("--select", help="subset of --classes")
+    parser.add_argument(
+        "--skip-unmatched", action="store_true", help="ignore folders matching no class"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     _add_model_options(parser)
     parser.set_defaults(handler=_guarded(_embed))

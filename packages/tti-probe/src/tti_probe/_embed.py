@@ -448,6 +448,7 @@ def embed_image_folder(
     embedder: ClipEmbedder | ImageEmbedder,
     *,
     classes: Sequence[ClassSpec] | None = None,
+    skip_unmatched: bool = False,
     **options: Any,
 ) -> EmbeddedSet:
     """Embed a natural image set stored as one subfolder per class.
@@ -455,12 +456,15 @@ def embed_image_folder(
     Without ``classes`` the classes are the subfolder names (sorted). With ``classes`` each
     subfolder is matched to a class by WordNet id (ImageNet's ``n01440764`` folders), by name
     (case-insensitive) or by the name with non-alphanumerics as ``_``, and labels follow the
-    class list's order, so the natural set lines up with a generation manifest.
+    class list's order, so the natural set lines up with a generation manifest. Subfolders
+    that match no class are an error, or skipped with ``skip_unmatched=True`` (e.g. an
+    ImageNet validation folder with all 1,000 classes probed on a subset).
     ``options`` go to :func:`embed_images`.
 
     Raises:
         fourfold_common.data.DatasetError: ``root`` is missing or holds no images.
-        EmbeddingError: A subfolder matches no class.
+        EmbeddingError: A subfolder matches no class (without ``skip_unmatched``), or no
+            subfolder matches any class.
     """
     entries, folder_names = list_image_folder(root)
     if classes is None:
@@ -471,11 +475,15 @@ def embed_image_folder(
         mapping = {}
         for folder_label, folder in enumerate(folder_names):
             label = _folder_label(folder, classes)
-            if label is None:
+            if label is None and not skip_unmatched:
                 raise EmbeddingError(
                     f"folder {Path(root) / folder} matches no class (by WordNet id or name)"
                 )
-            mapping[folder_label] = label
+            if label is not None:
+                mapping[folder_label] = label
+        entries = [(path, label) for path, label in entries if label in mapping]
+        if not entries:
+            raise EmbeddingError(f"no class folder under {root} matches the class list")
         labels = [mapping[label] for _, label in entries]
     embeddings = embed_images([path for path, _ in entries], embedder, **options)
     return EmbeddedSet.from_arrays(embeddings, labels, names, [str(p) for p, _ in entries])
