@@ -10,14 +10,29 @@ from numpy.typing import NDArray
 from delaunay_thumb._decode import render_mesh
 from delaunay_thumb._delaunay import triangulate
 from delaunay_thumb._errors import EncodeError
-from delaunay_thumb._fit import fit_colours, quantise, raster_weights
-from delaunay_thumb._format import QSTEPS, Mesh, aspect_code, grid_shape, write_stream
+from delaunay_thumb._fit import (
+    fit_colours,
+    quantise,
+    quantise_predictive,
+    raster_weights,
+    refine_indices,
+)
+from delaunay_thumb._format import (
+    QSTEPS,
+    Mesh,
+    aspect_code,
+    grid_shape,
+    neighbours_before,
+    write_stream,
+)
 from delaunay_thumb._image import load_image, working_image
+from delaunay_thumb._optimise import optimise_positions
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 DEFAULT_EFFORT = 2
+REFINE = 2
 MIN_BYTES = 8
 MAX_BYTES = 65536
 
@@ -30,18 +45,26 @@ class EffortConfig:
         work_size: Long side of the image the encoder fits, in pixels.
         grid_codes: Candidate grid sizes (indices into ``GRID_LONG``).
         q_codes: Candidate luma quantiser codes (chroma uses a coarser step).
+        deadzones: Candidate quantiser dead zones (see ``quantise_predictive``).
+        sweeps: Passes of the vertex-move local search (0 disables it).
+        moves: Candidate moves per vertex (4 or 8).
+        polish: Number of best settings whose vertex positions are optimised.
     """
 
     work_size: int
     grid_codes: tuple[int, ...]
     q_codes: tuple[int, ...]
+    deadzones: tuple[float, ...]
+    sweeps: int
+    moves: int
+    polish: int
 
 
 EFFORTS: dict[int, EffortConfig] = {
-    0: EffortConfig(48, (6,), (0, 3, 6, 9)),
-    1: EffortConfig(64, (6,), (2, 4, 6, 8, 10, 12)),
-    2: EffortConfig(64, (4, 6, 8), (2, 4, 6, 8, 10, 12)),
-    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)),
+    0: EffortConfig(48, (6,), (0, 4, 8, 12), (0.0,), 0, 4, 0),
+    1: EffortConfig(64, (6,), (4, 8, 10, 12, 14), (0.0, 0.3), 1, 4, 1),
+    2: EffortConfig(64, (4, 6, 8), (6, 8, 10, 12, 14, 15), (0.0, 0.3), 2, 8, 1),
+    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(3, 16)), (0.0, 0.2, 0.35), 4, 8, 3),
 }
 
 
@@ -76,14 +99,23 @@ def _sorted_points(pts: list[tuple[int, int]]) -> IntArray:
     return np.array(sorted(pts, key=lambda p: (p[1], p[0])), dtype=np.int64)
 
 
-def _fit(prob: _Problem, pts: IntArray) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Triangulate, fit colours; return (tris, colours, rendered float image)."""
+@dataclass
+class _Fit:
+    tris: IntArray
+    idx: IntArray
+    wts: FloatArray
+    colours: FloatArray
+    rendered: FloatArray
+
+
+def _fit(prob: _Problem, pts: IntArray) -> _Fit:
+    """Triangulate and fit least-squares colours."""
     tris = triangulate(pts)
     idx, wts = raster_weights(pts, tris, prob.grid, prob.size)
     cols = fit_colours(prob.image, idx, wts, pts.shape[0], tris)
     c = prob.image.shape[2]
     rendered = np.einsum("pk,pkc->pc", wts, cols[idx]).reshape((*prob.image.shape[:2], c))
-    return tris, cols, rendered
+    return _Fit(tris, idx, wts, cols, rendered)
 
 
 def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
@@ -98,7 +130,8 @@ def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
     n_max = min(n_max, capacity)
     while len(order) < n_max:
         P = _sorted_points(pts)
-        tris, _, rendered = _fit(prob, P)
+        fit = _fit(prob, P)
+        tris, rendered = fit.tris, fit.rendered
         err = ((rendered - prob.image) ** 2).sum(-1)
         # The triangle of each pixel, its total error, and its worst pixel.
         xy = P.astype(np.float64) * np.array([w / (gw - 1), h / (gh - 1)])
@@ -111,7 +144,7 @@ def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
         last = np.r_[ids[o][1:] != ids[o][:-1], True]
         worst_pix = np.full(tris.shape[0], -1)
         worst_pix[ids[o][last]] = o[last]
-        k = max(1, len(pts) // 8)
+        k = max(1, len(pts) // 12)
         added = 0
         for t in np.argsort(-tot, kind="stable").tolist():
             if tot[t] <= 0 or worst_pix[t] < 0 or added >= k or len(order) >= n_max:
@@ -149,9 +182,19 @@ class _Candidate:
     mse: float
 
 
-def _make(prob: _Problem, pts: IntArray, qy: int, qc: int) -> tuple[bytes, float]:
-    tris, cols, _ = _fit(prob, pts)
-    q = quantise(cols, qy, qc, prob.grey)
+def _make(
+    prob: _Problem, pts: IntArray, qy: int, qc: int, deadzone: float, refine: int = 0
+) -> tuple[bytes, float]:
+    fit = _fit(prob, pts)
+    tris, cols = fit.tris, fit.colours
+    if deadzone > 0:
+        q = quantise_predictive(
+            cols, neighbours_before(pts.shape[0], tris), qy, qc, prob.grey, deadzone
+        )
+    else:
+        q = quantise(cols, qy, qc, prob.grey)
+    if refine:
+        q = refine_indices(q, prob.image, fit.idx, fit.wts, qy, qc, prob.grey, refine)
     mesh = Mesh(prob.long_code, prob.aspect, prob.portrait, prob.grey, qy, qc, pts, q)
     data = write_stream(mesh)
     out = render_mesh(pts, tris, mesh.rgb(), prob.grid, prob.size).astype(np.float64)
@@ -160,29 +203,86 @@ def _make(prob: _Problem, pts: IntArray, qy: int, qc: int) -> tuple[bytes, float
     return data, mse
 
 
-def _best_prefix(
-    prob: _Problem, order: list[tuple[int, int]], qy: int, qc: int, budget: int
+def _polish(
+    prob: _Problem,
+    order: list[tuple[int, int]],
+    n: int,
+    qy: int,
+    qc: int,
+    deadzone: float,
+    budget: int,
+    sweeps: int,
+    moves: int,
 ) -> _Candidate | None:
+    """Optimise the positions of the first ``n`` vertices, then fit the budget again."""
     corners = _corners(prob.grid)
+    pts = corners + order[:n]
+    fit = _fit(prob, _sorted_points(pts))
+    sorted_pts = [tuple(p) for p in _sorted_points(pts).tolist()]
+    colour_of = {p: fit.colours[i] for i, p in enumerate(sorted_pts)}
+    cols = np.array([colour_of[p] for p in pts])
+    moved = optimise_positions(prob.image, prob.grid, pts, cols, sweeps, moves)
+    # Drop the latest-inserted vertices until the stream fits.
+    m = len(moved)
+    while m >= 4:
+        data, mse = _make(prob, _sorted_points(moved[:m]), qy, qc, deadzone, REFINE)
+        if len(data) <= budget:
+            return _Candidate(data, mse)
+        m -= 1
+    return None
+
+
+def _best_prefix(
+    prob: _Problem,
+    order: list[tuple[int, int]],
+    qy: int,
+    qc: int,
+    deadzone: float,
+    budget: int,
+    guess: int,
+) -> tuple[_Candidate | None, int]:
+    """Largest prefix of ``order`` that fits ``budget``: (candidate, its vertex count)."""
+    corners = _corners(prob.grid)
+    cache: dict[int, tuple[bytes, float]] = {}
 
     def attempt(n: int) -> tuple[bytes, float]:
-        return _make(prob, _sorted_points(corners + order[:n]), qy, qc)
+        if n not in cache:
+            cache[n] = _make(prob, _sorted_points(corners + order[:n]), qy, qc, deadzone, REFINE)
+        return cache[n]
 
-    data, mse = attempt(0)
-    if len(data) > budget:
-        return None
-    best = _Candidate(data, mse)
-    lo, hi = 0, len(order)
+    if len(attempt(0)[0]) > budget:
+        return None, 0
+    top = len(order)
+    n = min(max(guess, 1), top)
+    step = max(1, n // 16)
+    if len(attempt(n)[0]) <= budget:
+        lo, hi = n, top
+        while lo < top:  # gallop up
+            nxt = min(top, lo + step)
+            if len(attempt(nxt)[0]) > budget:
+                hi = nxt - 1
+                break
+            lo = nxt
+            step *= 2
+        else:
+            hi = top
+    else:
+        lo, hi = 0, n - 1
+        while hi > 0:  # gallop down
+            nxt = max(0, hi - step)
+            if len(attempt(nxt)[0]) <= budget:
+                lo = nxt
+                break
+            hi = nxt - 1
+            step *= 2
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        data, mse = attempt(mid)
-        if len(data) <= budget:
+        if len(attempt(mid)[0]) <= budget:
             lo = mid
-            if mse < best.mse:
-                best = _Candidate(data, mse)
         else:
             hi = mid - 1
-    return best
+    data, mse = attempt(lo)
+    return _Candidate(data, mse), lo
 
 
 def encode(
@@ -231,19 +331,30 @@ def encode(
     aspect = aspect_code(w0, h0)
     portrait = h0 > w0
     best: _Candidate | None = None
+    ranked: list[tuple[float, _Problem, list[tuple[int, int]], int, int, int, float]] = []
     for long_code in cfg.grid_codes:
         prob = _Problem(work, grey, long_code, aspect, portrait)
-        n_max = int(max_bytes * 0.9)
-        order = _insertion_order(prob, n_max)
+        order = _insertion_order(prob, int(max_bytes * 1.2))
+        guess = max_bytes // 2
         for qy in cfg.q_codes:
             qc = _chroma_code(qy)
-            cand = _best_prefix(prob, order, qy, qc, max_bytes)
+            for dz in cfg.deadzones:
+                cand, guess = _best_prefix(prob, order, qy, qc, dz, max_bytes, guess)
+                if cand is None:
+                    continue
+                ranked.append((cand.mse, prob, order, guess, qy, qc, dz))
+                if best is None or cand.mse < best.mse:
+                    best = cand
+    ranked.sort(key=lambda r: r[0])
+    if cfg.sweeps > 0:
+        for _, prob, order, n, qy, qc, dz in ranked[: cfg.polish]:
+            cand = _polish(prob, order, n, qy, qc, dz, max_bytes, cfg.sweeps, cfg.moves)
             if cand is not None and (best is None or cand.mse < best.mse):
                 best = cand
     if best is None:
         # Coarsest settings as a last resort.
         prob = _Problem(work, grey, 0, aspect, portrait)
-        cand = _best_prefix(prob, [], len(QSTEPS) - 1, len(QSTEPS) - 1, max_bytes)
+        cand, _ = _best_prefix(prob, [], len(QSTEPS) - 1, len(QSTEPS) - 1, 0.0, max_bytes, 0)
         if cand is None:
             raise EncodeError(f"max_bytes={max_bytes} is below the smallest stream for this image")
         best = cand

@@ -7,7 +7,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from delaunay_thumb._format import QSTEPS, index_ranges
+from delaunay_thumb._format import QSTEPS, index_ranges, predict
 from delaunay_thumb._render import barycentric, triangle_map, vertex_positions
 
 FloatArray = NDArray[np.float64]
@@ -110,4 +110,150 @@ def quantise(colours: FloatArray, qy_code: int, qc_code: int, grey: bool) -> Int
     ycc = to_ycocg(colours)
     out[:, 0] = np.clip(np.rint(ycc[:, 0] / qy), ylo, yhi)
     out[:, 1:] = np.clip(np.rint(ycc[:, 1:] / qc), clo, chi)
+    return out
+
+
+def quantise_predictive(
+    colours: FloatArray,
+    before: list[list[int]],
+    qy_code: int,
+    qc_code: int,
+    grey: bool,
+    deadzone: float = 0.0,
+) -> IntArray:
+    """Quantise in coding order with a dead zone around the decoder's prediction.
+
+    Residuals smaller than ``0.5 + deadzone`` quantiser steps become zero (cheap to code), larger
+    ones are shrunk by ``deadzone`` steps; ``deadzone = 0`` is plain rounding.
+
+    Args:
+        colours: ``(n, 3)`` RGB or ``(n, 1)`` grey vertex colours, in coding (raster) order.
+        before: Already-coded neighbours of each vertex (:func:`~._format.neighbours_before`).
+        qy_code: Luma quantiser code.
+        qc_code: Chroma quantiser code.
+        grey: Greyscale stream.
+        deadzone: Dead zone in quantiser steps (0 to 0.5).
+
+    Returns:
+        ``(n, 3)`` quantiser indices.
+
+    Example:
+        >>> cols = np.array([[100.0], [104.0]])
+        >>> quantise_predictive(cols, [[], [0]], 2, 2, True, 0.4)[:, 0].tolist()
+        [25, 25]
+    """
+    qy, qc = QSTEPS[qy_code], QSTEPS[qc_code]
+    (ylo, yhi), (clo, chi) = index_ranges(qy, qc)
+    n = colours.shape[0]
+    if grey:
+        scaled = np.zeros((n, 3))
+        scaled[:, 0] = colours[:, 0] / qy
+        channels = 1
+    else:
+        ycc = to_ycocg(colours)
+        scaled = ycc / np.array([qy, qc, qc], dtype=np.float64)
+        channels = 3
+    lo, hi = (ylo, clo, clo), (yhi, chi, chi)
+    defaults = ((128 + qy // 2) // qy, 0, 0)
+    out = [[0, 0, 0] for _ in range(n)]
+    sc = scaled.tolist()
+    for i in range(n):
+        for ch in range(channels):
+            pred, _ = predict([out[j][ch] for j in before[i]], defaults[ch])
+            r = sc[i][ch] - pred
+            mag = max(0.0, np.floor(abs(r) + 0.5 - deadzone))
+            val = pred + int(mag if r >= 0 else -mag)
+            out[i][ch] = min(hi[ch], max(lo[ch], val))
+    return np.array(out, dtype=np.int64).reshape(n, 3)
+
+
+def refine_indices(
+    q: IntArray,
+    image: FloatArray,
+    idx: IntArray,
+    wts: FloatArray,
+    qy_code: int,
+    qc_code: int,
+    grey: bool,
+    sweeps: int = 2,
+) -> IntArray:
+    """Improve quantised colours by coordinate descent on the exact rendering error.
+
+    Rounding each vertex colour on its own ignores that neighbouring vertices share pixels;
+    this moves single quantiser indices by one step whenever that lowers the squared error of
+    the (unclamped) Gouraud rendering, computed exactly from the normal equations.
+
+    Args:
+        q: ``(n, 3)`` quantiser indices (not modified).
+        image: ``(h, w, c)`` target in 0..255 (``c`` is 1 when ``grey``).
+        idx: Per-pixel vertex indices (from :func:`raster_weights`).
+        wts: Per-pixel weights.
+        qy_code: Luma quantiser code.
+        qc_code: Chroma quantiser code.
+        grey: Greyscale stream.
+        sweeps: Passes over all vertices.
+
+    Returns:
+        The refined indices.
+
+    Example:
+        >>> pts = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+        >>> tris = np.array([[0, 1, 3], [0, 3, 2]])
+        >>> idx, wts = raster_weights(pts, tris, (2, 2), (4, 4))
+        >>> q0 = np.array([[20, 0, 0]] * 4)
+        >>> refine_indices(q0, np.full((4, 4, 1), 90.0), idx, wts, 2, 2, True)[:, 0].tolist()
+        [22, 22, 22, 22]
+    """
+    qy, qc = QSTEPS[qy_code], QSTEPS[qc_code]
+    (ylo, yhi), (clo, chi) = index_ranges(qy, qc)
+    n = q.shape[0]
+    c = image.shape[2]
+    ri = np.repeat(idx, 3, axis=1).ravel()
+    ci = np.tile(idx, (1, 3)).ravel()
+    vals = (wts[:, :, None] * wts[:, None, :]).ravel()
+    gram = np.bincount(ri * n + ci, weights=vals, minlength=n * n).reshape(n, n)
+    y = image.reshape(-1, c)
+    rhs = np.stack(
+        [
+            np.bincount(idx.ravel(), weights=(wts * y[:, k : k + 1]).ravel(), minlength=n)
+            for k in range(c)
+        ],
+        axis=1,
+    )
+    out = q.copy()
+    if grey:
+        rgb = out[:, :1] * float(qy)
+        basis = [np.array([float(qy)])]
+        lo, hi = [ylo], [yhi]
+    else:
+        yv, co, cg = out[:, 0] * float(qy), out[:, 1] * float(qc), out[:, 2] * float(qc)
+        rgb = np.stack([yv + co - cg, yv + cg, yv - co - cg], axis=1)
+        basis = [
+            np.array([1.0, 1.0, 1.0]) * qy,
+            np.array([1.0, 0.0, -1.0]) * qc,
+            np.array([-1.0, 1.0, -1.0]) * qc,
+        ]
+        lo, hi = [ylo, clo, clo], [yhi, chi, chi]
+    res = gram @ rgb - rhs
+    diag = np.diag(gram).tolist()
+    norms = [float(b @ b) for b in basis]
+    for _ in range(sweeps):
+        changed = False
+        for i in range(n):
+            g = diag[i]
+            if g <= 0:
+                continue
+            for ch, b in enumerate(basis):
+                lin = 2.0 * float(b @ res[i])
+                quad = g * norms[ch]
+                for s in (1, -1):
+                    if not lo[ch] <= out[i, ch] + s <= hi[ch]:
+                        continue
+                    if quad + s * lin < -1e-9:
+                        out[i, ch] += s
+                        res += np.outer(gram[:, i], s * b)
+                        changed = True
+                        break
+        if not changed:
+            break
     return out

@@ -157,8 +157,13 @@ def _activity_bucket(spread: int) -> int:
     return 0 if spread == 0 else (1 if spread <= 2 else 2)
 
 
-def _predict(values: list[int], default: int) -> tuple[int, int]:
-    """Prediction (rounded mean) and activity bucket from already-decoded neighbour values."""
+def predict(values: list[int], default: int) -> tuple[int, int]:
+    """Prediction (rounded mean) and activity bucket from already-decoded neighbour values.
+
+    Example:
+        >>> predict([3, 4], 0)
+        (4, 1)
+    """
     if not values:
         return default, 2
     s = sum(values)
@@ -247,7 +252,7 @@ def _code_colours(
     for i in range(n):
         nb = before[i]
         for ch in range(channels):
-            pred, bucket = _predict([cols[j][ch] for j in nb], defaults[ch])
+            pred, bucket = predict([cols[j][ch] for j in nb], defaults[ch])
             if enc is not None:
                 val = src[i][ch]
                 r = val - pred
