@@ -45,7 +45,9 @@ def test_quality_grows_with_budget() -> None:
 def test_flat_image_is_exact() -> None:
     img = np.full((20, 30, 3), (10, 200, 90), np.uint8)
     out = delaunay_thumb.decode(delaunay_thumb.encode(img, 40, effort=0), (30, 20))
-    assert np.abs(out.astype(int) - img.astype(int)).max() <= 4
+    err = np.abs(out.astype(int) - img.astype(int))
+    assert err.mean() <= 1.5
+    assert err.max() <= 6
 
 
 def test_deterministic() -> None:
