@@ -31,7 +31,20 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"), seed=0)
+    """One tiny CLIP per test session (read-only)."""
+    path = tmp_path_factory.getbasetemp() / "shared-tiny-clip"
+    if not (path / "config.json").is_file():
+        build_tiny_clip(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's tiny pipeline (the same one test_generate uses)."""
+    path = tmp_path_factory.getbasetemp() / "shared-tiny-sd"
+    if not (path / "model_index.json").is_file():
+        build_tiny_pipeline(path, seed=0)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +137,9 @@ def test_pluggable_callable_embedder(image_files: list[Path]) -> None:
     np.testing.assert_allclose(unit, raw / np.linalg.norm(raw, axis=1, keepdims=True), rtol=1e-6)
 
 
-def test_generate_then_embed_end_to_end(tiny_clip: Path, tmp_path: Path) -> None:
+def test_generate_then_embed_end_to_end(tiny_sd: Path, tiny_clip: Path, tmp_path: Path) -> None:
     """Tiny SD pipeline -> PNGs + manifest -> tiny CLIP features, all loaded from disk."""
-    model = build_tiny_pipeline(tmp_path / "sd")
+    model = tiny_sd
     classes = fashion_mnist_classes()[:2]
     config = GenerationConfig(
         str(model),

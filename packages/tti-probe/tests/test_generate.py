@@ -42,7 +42,11 @@ CLASSES = fashion_mnist_classes()[:2]
 
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd"), seed=0)
+    """One tiny pipeline per test session (read-only), shared by the test modules."""
+    path = tmp_path_factory.getbasetemp() / "shared-tiny-sd"
+    if not (path / "model_index.json").is_file():
+        build_tiny_pipeline(path, seed=0)
+    return path
 
 
 def _config(model: Path, **overrides: object) -> GenerationConfig:
