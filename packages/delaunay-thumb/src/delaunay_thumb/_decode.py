@@ -7,7 +7,7 @@ from numpy.typing import NDArray
 
 from delaunay_thumb._errors import DecodeError
 from delaunay_thumb._format import read_stream_triangulated
-from delaunay_thumb._render import barycentric, shade, to_uint8, triangle_map, vertex_positions
+from delaunay_thumb._render import shade_planes, to_uint8, triangle_map, vertex_positions
 
 #: Longest side of the output when ``size`` is None.
 DEFAULT_SIZE = 64
@@ -103,5 +103,4 @@ def render_mesh(
     """
     xy = vertex_positions(points, grid, size)
     ids = triangle_map(xy, tris, size)
-    l1, l2 = barycentric(xy, tris, ids)
-    return to_uint8(shade(rgb, tris, ids, l1, l2))
+    return to_uint8(shade_planes(xy, rgb, tris, ids))
