@@ -177,6 +177,15 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, i
     assert third.errors
 
 
+def test_a_time_limit_reports_what_is_missing(images):
+    result = run_benchmark(
+        images, sizes=(24,), budgets=(60,), codecs=("webp-file",), progress=False, time_limit=0.0
+    )
+    assert result.measurements == ()
+    assert sorted(result.missing) == ["webp-file|chelsea|24", "webp-file|coffee|24"]
+    assert "**Incomplete run:** 2 codec-image-size units" in format_markdown(result, command="x")
+
+
 def test_reports_are_written(tmp_path, result):
     markdown, json_path, png = write_report(result, tmp_path / "bench.md", command="bench --x")
     text = markdown.read_text()

@@ -107,7 +107,11 @@ class Row:
 
 @dataclass(frozen=True)
 class BenchmarkResult:
-    """Everything one run measured: per-image measurements, summary rows, skipped codecs."""
+    """Everything one run measured: per-image measurements, summary rows, skipped codecs.
+
+    ``missing`` lists the ``codec|image|size`` units not measured because of a time limit; the
+    rows then average over the images measured (their ``count``).
+    """
 
     config: BenchConfig
     measurements: tuple[Measurement, ...]
@@ -115,6 +119,8 @@ class BenchmarkResult:
     skipped: Mapping[str, str]
     errors: tuple[str, ...]
     seconds: float
+    resumed_units: int = 0
+    missing: tuple[str, ...] = ()
 
     def row(self, codec: str, size: int, budget: int | None) -> Row | None:
         """The summary row of ``codec`` at ``size`` and ``budget``, if any."""
@@ -132,6 +138,8 @@ class BenchmarkResult:
             "skipped": dict(self.skipped),
             "errors": list(self.errors),
             "seconds": self.seconds,
+            "resumed_units": self.resumed_units,
+            "missing": list(self.missing),
         }
 
 
@@ -284,6 +292,8 @@ def run_benchmark(
     seed: int = 0,
     decode_repeats: int = 5,
     checkpoint: str | Path | None = None,
+    redo: Sequence[str] = (),
+    time_limit: float | None = None,
 ) -> BenchmarkResult:
     """Measure every codec on every image, thumbnail size and budget, side by side.
 
@@ -302,6 +312,11 @@ def run_benchmark(
         decode_repeats: Repeats of each timed decode.
         checkpoint: Optional JSON file where finished (codec, image, size) units are saved, so
             an interrupted run resumes where it stopped (ignored if the settings differ).
+        redo: Codec names whose checkpointed units are measured again (e.g. ``("ours",)``
+            after a codec change), keeping the others.
+        time_limit: Seconds after which no new unit is started; the units left are listed in
+            ``missing`` (the work runs one thumbnail size at a time, smallest first, so the
+            smaller sizes complete first). Rerun with the same checkpoint to finish them.
 
     Returns:
         The measurements and their summary.
@@ -356,14 +371,28 @@ def run_benchmark(
     }
     checkpoint_path = Path(checkpoint) if checkpoint is not None else None
     fingerprint = _fingerprint(config, thumbs)
-    units = _load_checkpoint(checkpoint_path, fingerprint)
+    units = {
+        unit: items
+        for unit, items in _load_checkpoint(checkpoint_path, fingerprint).items()
+        if unit.split("|", 1)[0] not in redo
+    }
+    resumed = len(units)
     errors: list[str] = []
     from tqdm import tqdm
 
-    work = [(peer, key) for key in thumbs for peer in active]
+    work = [
+        (peer, (image_name, size))
+        for size in sorted(config.sizes)
+        for image_name in config.images
+        for peer in active
+    ]
+    missing: list[str] = []
     for peer, (image_name, size) in tqdm(work, desc="delaunay-thumb bench", disable=not progress):
         unit = f"{peer.name}|{image_name}|{size}"
         if unit in units:
+            continue
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            missing.append(unit)
             continue
         try:
             units[unit] = _measure(peer, image_name, thumbs[(image_name, size)], size, config)
@@ -380,6 +409,8 @@ def run_benchmark(
         skipped=skipped,
         errors=tuple(errors),
         seconds=time.perf_counter() - start,
+        resumed_units=resumed,
+        missing=tuple(missing),
     )
 
 

@@ -215,6 +215,7 @@ def format_markdown(
     machine: str | None = None,
     notes: Sequence[str] = (),
     plot_name: str | None = None,
+    appendix: Sequence[str] = (),
 ) -> str:
     """The benchmark as a markdown document.
 
@@ -225,6 +226,7 @@ def format_markdown(
         machine: Machine description (default: :func:`default_machine`).
         notes: Extra paragraphs (method notes) placed before the tables.
         plot_name: File name of the rate-distortion plot to embed, if any.
+        appendix: Extra markdown lines placed at the end.
     """
     created = created or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = machine or default_machine()
@@ -249,6 +251,13 @@ def format_markdown(
         lines += ["Skipped codecs:", ""]
         lines += [f"- `{name}`: {reason}" for name, reason in result.skipped.items()]
         lines.append("")
+    if result.missing:
+        lines += [
+            f"**Incomplete run:** {len(result.missing)} codec-image-size units were not measured "
+            "within the time limit (rows show how many images they average over): "
+            + ", ".join(f"`{unit}`" for unit in result.missing),
+            "",
+        ]
     if result.errors:
         lines += ["Errors during the run:", ""]
         lines += [f"- {error}" for error in result.errors]
@@ -271,7 +280,7 @@ def format_markdown(
             )
         lines.append("")
     lines += ["## Prior-art baselines reproduced", "", *_prior_art_table(result), ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *appendix])
 
 
 def plot_rate_distortion(result: BenchmarkResult, path: str | Path) -> Path:
@@ -336,8 +345,11 @@ def write_report(
     command: str,
     notes: Sequence[str] = (),
     plot: bool = True,
+    appendix: Sequence[str] = (),
 ) -> tuple[Path, Path, Path | None]:
     """Write ``<name>.md``, ``<name>.json`` (a run record) and ``<name>.png`` side by side.
+
+    ``notes`` and ``appendix`` are passed to :func:`format_markdown`.
 
     Returns:
         The paths of the markdown, JSON and PNG files (``None`` for the PNG if ``plot`` is
@@ -357,6 +369,7 @@ def write_report(
         created=created,
         notes=notes,
         plot_name=png_path.name if png_path is not None else None,
+        appendix=appendix,
     )
     atomic_write_text(markdown_path, text + "\n")
     figures = result.to_json()
