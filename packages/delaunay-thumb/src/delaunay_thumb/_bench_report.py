@@ -292,6 +292,7 @@ def plot_rate_distortion(result: BenchmarkResult, path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     from fourfold_common.io import atomic_open
 
@@ -325,6 +326,9 @@ def plot_rate_distortion(result: BenchmarkResult, path: str | Path) -> Path:
                 label="libwebp2 triangle preview (prior-art note)",
             )
         axis.set_xscale("log")
+        ticks = sorted({20, *result.config.budgets})
+        axis.set_xticks(ticks, [str(t) for t in ticks])
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel("bytes (mean over images)")
         axis.set_ylabel("PSNR dB (RGB)")
         axis.set_title(f"{size} px thumbnails")
