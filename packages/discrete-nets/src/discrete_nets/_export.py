@@ -82,7 +82,10 @@ def _table_layers(model: Network) -> list[Dense | Conv]:
 
 
 def deployment(
-    model: Network, weight_levels: np.ndarray | None, raw_levels: int = 256
+    model: Network,
+    weight_levels: np.ndarray | None,
+    raw_levels: int = 256,
+    accumulator_bits: int = 32,
 ) -> Deployment:
     """Derive the integer quantities of ``model`` (whose weights lie on ``weight_levels``).
 
@@ -90,6 +93,9 @@ def deployment(
         model: A trained network with discrete activations.
         weight_levels: The ``|W|`` shared weight values of the last clustering step.
         raw_levels: Number of raw input values (256 for 8-bit pixels, 17 for sklearn digits).
+        accumulator_bits: Width of the signed accumulator (at most 32, the executor's
+            ``int32``); a narrower one gives a smaller shift, narrower table entries and a
+            smaller artifact, at the cost of coarser weight values.
 
     Raises:
         ExportError: Continuous activations, no shared weight values, or parameters that are
@@ -104,6 +110,8 @@ def deployment(
         )
     if raw_levels < 2:
         raise ExportError(f"raw_levels must be >= 2, got {raw_levels}")
+    if not 8 <= accumulator_bits <= 32:
+        raise ExportError(f"accumulator_bits must lie in [8, 32], got {accumulator_bits}")
     levels = np.asarray(weight_levels, dtype=np.float64)
     if levels.ndim != 1 or levels.size < 2 or not np.all(np.isfinite(levels)):
         raise ExportError("weight_levels must be a finite 1-D array of at least 2 values")
@@ -126,7 +134,10 @@ def deployment(
     multiples = np.round(activation_levels(spec) / delta).astype(np.int64)
     largest = float(np.max(np.abs(levels)))
     shift = engine.choose_shift(
-        float(np.max(np.abs(multiples))) * largest, fan_in, bias_abs=largest / delta
+        float(np.max(np.abs(multiples))) * largest,
+        fan_in,
+        bias_abs=largest / delta,
+        accumulator_bits=accumulator_bits,
     )
     weight_integers = np.round(levels * 2.0**shift).astype(np.int64)
     bias_integers = np.round(weight_integers / delta).astype(np.int64)
@@ -146,7 +157,10 @@ def deployment(
 
 
 def export_network(
-    model: Network, weight_levels: np.ndarray | None, raw_levels: int = 256
+    model: Network,
+    weight_levels: np.ndarray | None,
+    raw_levels: int = 256,
+    accumulator_bits: int = 32,
 ) -> engine.IntegerNetwork:
     """Build the integer network of ``model`` for :mod:`fourfold_common.engine`.
 
@@ -168,7 +182,7 @@ def export_network(
         >>> net.tables["T"].shape
         (5, 8)
     """
-    plan = deployment(model, weight_levels, raw_levels)
+    plan = deployment(model, weight_levels, raw_levels, accumulator_bits)
     spec = plan.spec
     table = engine.product_table(
         activation_levels(spec),
@@ -229,6 +243,7 @@ def export_network(
         "delta": plan.delta,
         "shared_weight_values": plan.weight_values.tolist(),
         "raw_levels": len(plan.input_table),
+        "accumulator_bits": accumulator_bits,
     }
     network = engine.IntegerNetwork(
         tuple(ops), {"T": table}, shape, len(plan.input_table), current, "int32", metadata
@@ -281,6 +296,7 @@ def simulate_integer(
     raw: np.ndarray,
     raw_levels: int = 256,
     batch_size: int = 1000,
+    accumulator_bits: int = 32,
 ) -> np.ndarray:
     """The discretized forward pass in exact integer units, in JAX (no table lookups).
 
@@ -291,7 +307,7 @@ def simulate_integer(
     Returns:
         The same array :func:`run_integer` returns for the exported network.
     """
-    plan = deployment(model, weight_levels, raw_levels)
+    plan = deployment(model, weight_levels, raw_levels, accumulator_bits)
     multiples = jnp.asarray(plan.multiples, jnp.int32)
     boundaries = jnp.asarray(plan.boundaries, jnp.int32)
     weights = []

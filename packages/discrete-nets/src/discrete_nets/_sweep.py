@@ -32,7 +32,11 @@ def _label(levels: int | None) -> str:
 
 
 def integer_evaluation(
-    model: Network, weight_levels: np.ndarray | None, test: Split, raw_levels: int
+    model: Network,
+    weight_levels: np.ndarray | None,
+    test: Split,
+    raw_levels: int,
+    accumulator_bits: int = 32,
 ) -> dict[str, Any]:
     """Export ``model``, run it in the integer executor, and compare with the simulations.
 
@@ -52,10 +56,12 @@ def integer_evaluation(
         >>> integer_evaluation(r.model, r.weight_levels, te, 17)["match_simulation"]
         1.0
     """
-    network = export_network(model, weight_levels, raw_levels)
+    network = export_network(model, weight_levels, raw_levels, accumulator_bits)
     raw = raw_pixels(test.images, raw_levels)
     integer = run_integer(network, raw)
-    simulated = simulate_integer(model, weight_levels, raw, raw_levels)
+    simulated = simulate_integer(
+        model, weight_levels, raw, raw_levels, accumulator_bits=accumulator_bits
+    )
     floats = predict(model, test.images)
     config = model.config
     spec = config.activation
@@ -82,6 +88,8 @@ def integer_evaluation(
         "index_bits": memory.index_bits,
         "table_bytes": memory.table_bytes,
         "index_bytes": memory.index_bytes,
+        "accumulator_bits": accumulator_bits,
+        "test_inputs": len(test),
     }
 
 

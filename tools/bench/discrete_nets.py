@@ -1,0 +1,388 @@
+"""Benchmark of discrete-nets: the |A| x |W| spectrum on Fashion-MNIST and digits.
+
+Trains each model's float twin and discretized versions in one run, evaluates the simulated
+(float JAX) forward pass, exports every fully discretized cell to the integer engine, runs the
+integer executor, and reports accuracy / MSE, integer-vs-simulation agreement and deployed
+memory. Results go to docs/benchmarks/discrete-nets.md, .json and .png. Every cell is cached as
+JSON under --work, so an interrupted run resumes.
+
+    XLA_FLAGS=--xla_cpu_multi_thread_eigen=false python tools/bench/discrete_nets.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# This file shares its name with the package: drop its own folder from the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from discrete_nets import (  # noqa: E402
+    ActivationSpec,
+    ClusterSchedule,
+    ModelConfig,
+    Split,
+    TrainConfig,
+    evaluate,
+    export_network,
+    load_data,
+    memory_report,
+    raw_pixels,
+    run_integer,
+    simulate_integer,
+    train,
+)
+from discrete_nets._data import RAW_LEVELS  # noqa: E402
+from discrete_nets._sweep import integer_evaluation  # noqa: E402
+from fourfold_common.io import (  # noqa: E402
+    atomic_write_text,
+    make_run_record,
+    write_run_record,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    dataset: str
+    config: ModelConfig
+    epochs: int
+    learning_rate: float
+    cells: tuple[tuple[int | None, int | None], ...]
+    full_integer: tuple[tuple[int, int], ...]  # cells whose integer run covers the full test set
+    integer_subset: int  # test inputs of the integer run for the other cells
+
+
+def _grid(a_values: list[int], w_values: list[int]) -> tuple[tuple[int | None, int | None], ...]:
+    return ((None, None), *[(a, w) for a in a_values for w in w_values])
+
+
+def studies(quick: bool) -> list[Study]:
+    tanh = ActivationSpec("tanh")
+    mlp = ModelConfig("mlp", (28, 28), 10, (256, 128), activation=tanh)
+    lenet = ModelConfig("cnn", (28, 28), 10, (120, 84), (6, 16), 5, activation=tanh)
+    autoencoder = ModelConfig("autoencoder", (8, 8), 10, (32,), activation=tanh)
+    if quick:
+        return [
+            Study(
+                "mlp-quick",
+                "digits",
+                ModelConfig("mlp", (8, 8), 10, (64,), activation=tanh),
+                10,
+                2e-3,
+                _grid([32, 2], [1000, 2]),
+                ((32, 1000),),
+                200,
+            ),
+        ]
+    return [
+        Study(
+            "digits-autoencoder",
+            "digits",
+            autoencoder,
+            20,
+            1e-2,
+            _grid([64, 32, 16, 8, 4, 2], [1000, 256, 16, 2]),
+            (),
+            100_000,
+        ),
+        Study(
+            "fmnist-mlp",
+            "fashion-mnist",
+            mlp,
+            3,
+            2e-3,
+            _grid([32, 8, 2], [1000, 16, 2]),
+            ((32, 1000),),
+            2000,
+        ),
+        Study(
+            "fmnist-lenet5",
+            "fashion-mnist",
+            lenet,
+            2,
+            2e-3,
+            ((None, None), (32, 1000)),
+            ((32, 1000),),
+            2000,
+        ),
+    ]
+
+
+def _label(value: int | None) -> str:
+    return "float" if value is None else str(value)
+
+
+def run_cell(
+    study: Study, a: int | None, w: int | None, data: tuple[Split, Split]
+) -> dict[str, Any]:
+    train_split, test = data
+    config = study.config.with_activation(ActivationSpec(study.config.activation.name, a))
+    schedule = ClusterSchedule(num_levels=w, every=100)
+    began = time.perf_counter()
+    result = train(
+        config,
+        train_split,
+        TrainConfig(
+            study.epochs,
+            128 if study.dataset != "digits" else 64,
+            study.learning_rate,
+            progress=True,
+        ),
+        schedule,
+    )
+    metric = "accuracy" if config.is_classifier else "mse"
+    record: dict[str, Any] = {
+        "study": study.name,
+        "activation_levels": a,
+        "weight_levels": w,
+        "metric": metric,
+        "metric_simulated": evaluate(result.model, test)[metric],
+        "train_seconds": result.seconds,
+        "final_loss": result.losses[-1],
+    }
+    if a is not None and w is not None:
+        raw_levels = RAW_LEVELS[study.dataset]
+        full = (a, w) in study.full_integer or study.integer_subset >= len(test)
+        subset = test if full else test.head(study.integer_subset)
+        record.update(integer_evaluation(result.model, result.weight_levels, subset, raw_levels))
+        # exact integer-unit simulation on the whole test set (fast, JAX)
+        raw = raw_pixels(test.images, raw_levels)
+        sim = simulate_integer(result.model, result.weight_levels, raw, raw_levels)
+        record["metric_integer_sim_full"] = _metric(config, sim, test, a)
+        if (a, w) in study.full_integer:
+            narrow = export_network(result.model, result.weight_levels, raw_levels, 24)
+            sim24 = simulate_integer(
+                result.model, result.weight_levels, raw, raw_levels, accumulator_bits=24
+            )
+            head = raw[:1000]
+            record["acc24_checked_inputs"] = len(head)
+            record["acc24"] = {
+                "metric_integer_sim_full": _metric(config, sim24, test, a),
+                "match_simulation_first_1000": float(
+                    np.mean(
+                        np.all(
+                            run_integer(narrow, head).reshape(len(head), -1)
+                            == sim24[:1000].reshape(len(head), -1),
+                            axis=1,
+                        )
+                    )
+                ),
+                "memory_ratio": memory_report(narrow).ratio,
+                "artifact_bytes": memory_report(narrow).artifact_bytes,
+            }
+    record["seconds"] = time.perf_counter() - began
+    print(json.dumps({k: v for k, v in record.items() if not isinstance(v, dict)}), flush=True)
+    return record
+
+
+def _metric(config: ModelConfig, outputs: np.ndarray, test: Split, a: int) -> float:
+    if config.is_classifier:
+        return float(np.mean(outputs.argmax(axis=1) == test.labels))
+    recon = outputs.astype(np.float64) / (a - 1)
+    return float(np.mean((recon - test.images.reshape(len(test), -1)) ** 2))
+
+
+def grid_table(records: list[dict[str, Any]], key: str, digits: int = 4) -> str:
+    a_values = list(
+        dict.fromkeys(r["activation_levels"] for r in records if r["activation_levels"])
+    )
+    w_values = list(dict.fromkeys(r["weight_levels"] for r in records if r["weight_levels"]))
+    lookup = {(r["activation_levels"], r["weight_levels"]): r.get(key) for r in records}
+    lines = [
+        "| A \\ W | " + " | ".join(map(str, w_values)) + " |",
+        "|---|" + "---|" * len(w_values),
+    ]
+    for a in a_values:
+        cells = [lookup.get((a, w)) for w in w_values]
+        lines.append(
+            f"| {a} | " + " | ".join("" if c is None else f"{c:.{digits}f}" for c in cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+def heatmap(by_study: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(n, r) for n, r in by_study.items() if len({x["weight_levels"] for x in r}) > 2]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for axis, (name, records) in zip(axes[0], panels, strict=True):
+        a_values = list(
+            dict.fromkeys(r["activation_levels"] for r in records if r["activation_levels"])
+        )
+        w_values = list(dict.fromkeys(r["weight_levels"] for r in records if r["weight_levels"]))
+        lookup = {
+            (r["activation_levels"], r["weight_levels"]): r["metric_simulated"] for r in records
+        }
+        grid = np.array([[lookup.get((a, w), np.nan) for w in w_values] for a in a_values])
+        metric = records[0]["metric"]
+        image = axis.imshow(grid, cmap="viridis" if metric == "accuracy" else "viridis_r")
+        axis.set_xticks(range(len(w_values)), [str(w) for w in w_values])
+        axis.set_yticks(range(len(a_values)), [str(a) for a in a_values])
+        axis.set_xlabel("|W| (shared weight values)")
+        axis.set_ylabel("|A| (activation levels)")
+        float_value = next(r["metric_simulated"] for r in records if r["activation_levels"] is None)
+        axis.set_title(f"{name}: {metric} (float twin {float_value:.4f})")
+        for i in range(len(a_values)):
+            for j in range(len(w_values)):
+                if np.isfinite(grid[i, j]):
+                    axis.text(
+                        j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="w", fontsize=8
+                    )
+        fig.colorbar(image, ax=axis)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run on digits")
+    parser.add_argument("--work", type=Path, default=ROOT / "out" / "bench-discrete-nets")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
+    parser.add_argument("--only", default=None, help="comma-separated study names")
+    args = parser.parse_args(argv)
+    command = (
+        "XLA_FLAGS=--xla_cpu_multi_thread_eigen=false python tools/bench/discrete_nets.py "
+        + " ".join(argv if argv is not None else sys.argv[1:])
+    )
+    chosen = studies(args.quick)
+    if args.only:
+        chosen = [s for s in chosen if s.name in args.only.split(",")]
+    cache: dict[str, tuple[Split, Split]] = {}
+    by_study: dict[str, list[dict[str, Any]]] = {}
+    began = time.perf_counter()
+    for study in chosen:
+        if study.dataset not in cache:
+            cache[study.dataset] = load_data(study.dataset)
+        records = []
+        for a, w in study.cells:
+            path = args.work / study.name / f"A{_label(a)}_W{_label(w)}.json"
+            if path.exists():
+                records.append(json.loads(path.read_text()))
+                continue
+            record = run_cell(study, a, w, cache[study.dataset])
+            atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+            records.append(record)
+        by_study[study.name] = records
+    total = time.perf_counter() - began
+    name = "discrete-nets-quick" if args.quick else "discrete-nets"
+    write_outputs(by_study, chosen, args.out, name, command, total)
+    return 0
+
+
+def write_outputs(
+    by_study: dict[str, list[dict[str, Any]]],
+    chosen: list[Study],
+    out: Path,
+    name: str,
+    command: str,
+    total: float,
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# discrete-nets benchmark",
+        "",
+        "Made by (from the repository root, 2 shared CPU cores; cells cached under "
+        "out/bench-discrete-nets/):",
+        "",
+        f"```bash\n{command.strip()}\n```",
+        "",
+        f"Wall time of this invocation: {total:.0f} s (cached cells cost nothing).",
+        "",
+    ]
+    summary = []
+    for study in chosen:
+        records = by_study[study.name]
+        float_record = next(r for r in records if r["activation_levels"] is None)
+        metric = float_record["metric"]
+        lines += [
+            f"## {study.name} ({study.dataset}, {study.config.arch}, hidden {study.config.hidden}, "
+            f"{study.epochs} epochs, activation {study.config.activation.name})",
+            "",
+            f"Float twin {metric}: **{float_record['metric_simulated']:.4f}**.",
+            "",
+            f"Simulated (float JAX) {metric} over |A| (rows) x |W| (columns):",
+            "",
+            grid_table(records, "metric_simulated"),
+            "",
+            f"Integer executor {metric} "
+            f"(full test set for {list(study.full_integer) or 'all cells'}, "
+            f"else the first {study.integer_subset} test inputs):",
+            "",
+            grid_table(records, "metric_integer"),
+            "",
+            "Integer executor == exact integer-unit simulation "
+            "(fraction of test inputs, bit for bit):",
+            "",
+            grid_table(records, "match_simulation", 4),
+            "",
+            "Integer executor == float simulation (same prediction / same output indices):",
+            "",
+            grid_table(records, "match_float", 4),
+            "",
+            "Deployed artifact bytes / float32 bytes (32-bit accumulator):",
+            "",
+            grid_table(records, "memory_ratio", 3),
+            "",
+        ]
+        for r in records:
+            if "acc24" in r:
+                x = r["acc24"]
+                lines += [
+                    "With a 24-bit accumulator (narrower table entries) at "
+                    f"|A|={r['activation_levels']}, "
+                    f"|W|={r['weight_levels']}: {metric} {x['metric_integer_sim_full']:.4f} "
+                    f"(integer-unit simulation, full test set), executor == simulation on "
+                    f"{x['match_simulation_first_1000']:.2%} of the first "
+                    f"{r['acc24_checked_inputs']} test inputs, "
+                    f"artifact {x['artifact_bytes']} B = {x['memory_ratio']:.3f} of float32.",
+                    "",
+                ]
+            if r["activation_levels"] is not None and r["weight_levels"] is not None:
+                summary.append((study.name, r, float_record))
+    lines += [
+        "## Headline checks",
+        "",
+        "| study | A | W | metric | float twin | simulated | integer | gap | int == sim "
+        "| memory ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name_, r, f in summary:
+        if (r["activation_levels"], r["weight_levels"]) != (32, 1000):
+            continue
+        gap = r["metric_simulated"] - f["metric_simulated"]
+        lines.append(
+            f"| {name_} | 32 | 1000 | {r['metric']} | {f['metric_simulated']:.4f} "
+            f"| {r['metric_simulated']:.4f} | {r.get('metric_integer', float('nan')):.4f} "
+            f"| {gap:+.4f} | {r.get('match_simulation', float('nan')):.2%} | "
+            f"{r.get('memory_ratio', float('nan')):.3f} |"
+        )
+    lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    atomic_write_text(out / f"{name}.md", text)
+    write_run_record(
+        out / f"{name}.json",
+        make_run_record(name, {"studies": [s.name for s in chosen]}, by_study, command=command),
+    )
+    try:
+        heatmap(by_study, out / f"{name}.png")
+    except (ImportError, ValueError) as error:  # plotting is optional
+        print(f"heat-map skipped: {error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
