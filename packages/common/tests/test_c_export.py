@@ -274,6 +274,23 @@ def test_byte_aligned_runs_are_decoded_a_byte_at_a_time(tmp_path):
     assert "acc[o + 7] += row[wv >> 7];" in text
 
 
+def many_columns_net(seed: int) -> IntegerNetwork:
+    """18-bit weight and bias indices (read as 4-byte words) into a 140000-column table."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(-128, 128, size=(3, 140000)).astype(np.int8)
+    ops = (
+        Dense(
+            "input",
+            "logits",
+            "T",
+            rng.integers(0, 140000, size=(5, 4)),
+            bias_index=rng.integers(0, 140000, 4),
+            bias_row=2,
+        ),
+    )
+    return IntegerNetwork(ops, {"T": table}, (5,), 2, "logits")
+
+
 def topology_net(seed: int) -> IntegerNetwork:
     """Odd graphs: an add of a buffer with itself, accumulators read twice (no fusion), the
     output buffer read by later ops, a dead buffer, an output that is not the last op."""
@@ -299,6 +316,7 @@ def copy_net(seed: int) -> IntegerNetwork:
 
 
 NETS = {
+    "columns": (many_columns_net, 2),
     "aligned": (aligned_net, 3),
     "topology": (topology_net, 9),
     "copy": (copy_net, 7),
@@ -371,7 +389,8 @@ def test_weights_are_bit_packed(tmp_path):
     assert export.flash_parts["table:T"] == 300 * 256 * 2
     net64 = int64_net(0)  # 16 x 5 weights of 11 bits
     export64 = export_c(net64, tmp_path, name="w64")
-    assert export64.flash_parts["weights"] == (16 * 5 * 11 + 7) // 8
+    # 11-bit values are read as 3-byte words: 2 zero bytes keep the last read inside the array.
+    assert export64.flash_parts["weights"] == (16 * 5 * 11 + 7) // 8 + 2
     assert export64.float32_bytes == 4 * (16 * 5 + 5)
 
 

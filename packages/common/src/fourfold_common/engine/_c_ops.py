@@ -16,6 +16,7 @@ from fourfold_common.engine._c_source import (
     Constants,
     Packed,
     c_int,
+    index_bits,
     reader_declarations,
     reader_next,
     reader_reset,
@@ -209,8 +210,9 @@ def _table_parts(
     at a time. Both read the same plain bit-packed stream.
     """
     table = ctx.product_table(op.table)
-    stream = ctx.constants.packed("w", op.weights, "weights")
-    aligned = stream.bits in (1, 2, 4, 8) and (run * stream.bits) % 8 == 0
+    bits = index_bits(op.weights)
+    aligned = bits in (1, 2, 4, 8) and (run * bits) % 8 == 0
+    stream = ctx.constants.packed("w", op.weights, "weights", byte_aligned=aligned)
     bias_declarations, bias_reset, bias_unit = _bias_setup(op, ctx)
     declarations = [
         f"{ctx.plan.accumulator_ctype} *acc;",

@@ -92,8 +92,15 @@ class Constants:
         self.ctypes[name] = ctype
         return name
 
-    def packed(self, hint: str, values: np.ndarray, category: str) -> Packed:
-        """Declare a bit-packed stream of non-negative indices (little-endian bit order)."""
+    def packed(
+        self, hint: str, values: np.ndarray, category: str, *, byte_aligned: bool = False
+    ) -> Packed:
+        """Declare a bit-packed stream of integers (offset + ``bits`` per value, LSB first).
+
+        Streams read with :func:`reader_next` get ``reader_bytes(bits) - 1`` zero bytes
+        appended, so its whole-word reads never leave the array; ``byte_aligned`` streams
+        (read a byte at a time) get none.
+        """
         packed = pack_array(np.asarray(values).astype(np.int64))
         if packed.bits > MAX_PACKED_BITS:
             raise EngineError(
@@ -101,7 +108,8 @@ class Constants:
             )
         if packed.bits == 0:
             return Packed("", 0, packed.offset)
-        items = [f"0x{byte:02x}u" for byte in packed.data]
+        padding = 0 if byte_aligned else reader_bytes(packed.bits) - 1
+        items = [f"0x{byte:02x}u" for byte in packed.data + bytes(padding)]
         return Packed(self.raw(hint, "uint8_t", items, category), packed.bits, packed.offset)
 
     @property
@@ -110,42 +118,43 @@ class Constants:
         return sum(self.parts.values())
 
 
+def index_bits(values: np.ndarray) -> int:
+    """Bits per value of the packed stream of ``values`` (``bit_length(max - min)``)."""
+    flat = np.asarray(values).astype(np.int64)
+    return (int(flat.max()) - int(flat.min())).bit_length() if flat.size else 0
+
+
+def reader_bytes(bits: int) -> int:
+    """Bytes one read must cover: a value of ``bits`` bits starting at any bit of a byte."""
+    return (7 + bits + 7) >> 3
+
+
 def reader_declarations(variable: str, stream: Packed) -> list[str]:
     """Locals of a bit-stream reader named ``variable`` (only those its decoding uses)."""
     if stream.bits == 0:
         return [f"uint32_t {variable}v;"]
-    if stream.bits == 8:
-        return [f"const uint8_t *{variable}p;", f"uint32_t {variable}v;"]
-    return [f"const uint8_t *{variable}p;", f"uint32_t {variable}b, {variable}n, {variable}v;"]
+    return [f"uint32_t {variable}n, {variable}i, {variable}v;"]
 
 
 def reader_reset(variable: str, stream: Packed) -> list[str]:
     """Statements restarting the reader at the beginning of ``stream``."""
-    if stream.bits == 0:
-        return []
-    if stream.bits == 8:
-        return [f"{variable}p = {stream.name};"]
-    return [f"{variable}p = {stream.name};", f"{variable}b = 0u;", f"{variable}n = 0u;"]
+    return [] if stream.bits == 0 else [f"{variable}n = 0u;"]
 
 
 def reader_next(variable: str, stream: Packed) -> list[str]:
     """Statements decoding the next value (minus the stream offset) into ``<variable>v``.
 
-    Only shifts, masks, ors and adds: refill a 32-bit bit buffer byte by byte, take the low
-    ``bits`` bits, shift them out.
+    Branch-free random access by bit position ``n``: or the bytes ``n >> 3`` onwards into a
+    word with shifts, shift right by ``n & 7``, mask ``bits`` bits, advance ``n`` by ``bits``.
     """
     if stream.bits == 0:
         return [f"{variable}v = 0u;"]
-    if stream.bits == 8:
-        return [f"{variable}v = {variable}p[0];", f"{variable}p++;"]
+    name, count = stream.name, reader_bytes(stream.bits)
+    parts = [f"(uint32_t){name}[{variable}i]"]
+    parts += [f"((uint32_t){name}[{variable}i + {k}] << {8 * k})" for k in range(1, count)]
     mask = (1 << stream.bits) - 1
     return [
-        f"while ({variable}n < {stream.bits}u) {{",
-        f"    {variable}b |= (uint32_t){variable}p[0] << {variable}n;",
-        f"    {variable}p++;",
-        f"    {variable}n += 8u;",
-        "}",
-        f"{variable}v = {variable}b & {mask}u;",
-        f"{variable}b >>= {stream.bits};",
-        f"{variable}n -= {stream.bits}u;",
+        f"{variable}i = {variable}n >> 3;",
+        f"{variable}v = (({' | '.join(parts)}) >> ({variable}n & 7u)) & {mask}u;",
+        f"{variable}n += {stream.bits}u;",
     ]
