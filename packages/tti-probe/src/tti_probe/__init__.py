@@ -1,6 +1,31 @@
 """Text-to-image synthetic-data probe: the public API of ``tti_probe``."""
 
 from tti_probe.__about__ import __version__
+from tti_probe._analysis import (
+    ISSUES,
+    Analysis,
+    AnalysisConfig,
+    ClassReport,
+    ModeSummary,
+    TransferResult,
+    analyze,
+    transfer_study,
+)
+from tti_probe._analysis_ambiguity import (
+    Collision,
+    Modes,
+    count_modes,
+    nearest_rows,
+    prompt_collisions,
+)
+from tti_probe._analysis_concept import ConceptOffsets, concept_offsets
+from tti_probe._analysis_geometry import (
+    Geometry,
+    class_centroids,
+    geometry,
+    mean_pairwise_cosine,
+    modality_gap,
+)
 from tti_probe._analysis_inputs import (
     ProbeData,
     ProbeInputError,
@@ -9,24 +34,140 @@ from tti_probe._analysis_inputs import (
     load_npz,
     save_npz,
 )
+from tti_probe._classes import (
+    ClassListError,
+    ClassSpec,
+    Sense,
+    fashion_mnist_classes,
+    load_classes,
+    load_imagenet_classes,
+)
+from tti_probe._embed import (
+    ClipEmbedder,
+    EmbeddedSet,
+    EmbeddingError,
+    embed_image_folder,
+    embed_images,
+    embed_manifest,
+    embed_texts,
+)
+from tti_probe._generate import GenerationConfig, GenerationError, generate, plan_images
+from tti_probe._manifest import (
+    ImageRecord,
+    Manifest,
+    ManifestError,
+    load_manifest,
+    rebuild_manifest,
+)
+from tti_probe._metrics_adherence import ZeroShot, clip_scores, cosine_matrix, zero_shot
 from tti_probe._metrics_blocks import KernelConfig, PairStatistics, pair_statistics
 from tti_probe._metrics_diversity import Diversity, diversity
 from tti_probe._metrics_fidelity import Fidelity, fidelity, frechet_distance
+from tti_probe._models import ModelLoadError, load_pipeline
+from tti_probe._probe import (
+    LinearProbe,
+    MLPProbe,
+    ProbeConfig,
+    ProbeScore,
+    TrainedProbe,
+    score_probe,
+    train_probe,
+)
+from tti_probe._prompts import (
+    BUILTIN_STRATEGIES,
+    Prompt,
+    PromptError,
+    PromptStrategy,
+    clip_imagenet_templates,
+    get_strategy,
+    make_prompts,
+    sense_prompts,
+)
+from tti_probe._simulate import PLANTED_ORDER, SimulatedWorld, simulate
+from tti_probe._tiny import build_tiny_clip, build_tiny_pipeline
 
 __all__ = [
+    "BUILTIN_STRATEGIES",
+    "ISSUES",
+    "PLANTED_ORDER",
+    "Analysis",
+    "AnalysisConfig",
+    "ClassListError",
+    "ClassReport",
+    "ClassSpec",
+    "ClipEmbedder",
+    "Collision",
+    "ConceptOffsets",
     "Diversity",
+    "EmbeddedSet",
+    "EmbeddingError",
     "Fidelity",
+    "GenerationConfig",
+    "GenerationError",
+    "Geometry",
+    "ImageRecord",
     "KernelConfig",
+    "LinearProbe",
+    "MLPProbe",
+    "Manifest",
+    "ManifestError",
+    "ModeSummary",
+    "ModelLoadError",
+    "Modes",
     "PairStatistics",
+    "ProbeConfig",
     "ProbeData",
     "ProbeInputError",
+    "ProbeScore",
+    "Prompt",
+    "PromptError",
+    "PromptStrategy",
+    "Sense",
+    "SimulatedWorld",
+    "TrainedProbe",
+    "TransferResult",
+    "ZeroShot",
     "__version__",
+    "analyze",
     "as_embeddings",
+    "build_tiny_clip",
+    "build_tiny_pipeline",
+    "class_centroids",
+    "clip_imagenet_templates",
+    "clip_scores",
+    "concept_offsets",
+    "cosine_matrix",
+    "count_modes",
     "diversity",
+    "embed_image_folder",
+    "embed_images",
+    "embed_manifest",
+    "embed_texts",
+    "fashion_mnist_classes",
     "fidelity",
     "frechet_distance",
+    "generate",
+    "geometry",
+    "get_strategy",
     "l2_normalize",
+    "load_classes",
+    "load_imagenet_classes",
+    "load_manifest",
     "load_npz",
+    "load_pipeline",
+    "make_prompts",
+    "mean_pairwise_cosine",
+    "modality_gap",
+    "nearest_rows",
     "pair_statistics",
+    "plan_images",
+    "prompt_collisions",
+    "rebuild_manifest",
     "save_npz",
+    "score_probe",
+    "sense_prompts",
+    "simulate",
+    "train_probe",
+    "transfer_study",
+    "zero_shot",
 ]

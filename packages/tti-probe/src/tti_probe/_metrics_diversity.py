@@ -44,11 +44,10 @@ def _moments(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     return total, unit_gram, cov, jnp.min(jnp.linalg.norm(x, axis=1))
 
 
-@jax.jit
-def _entropy_exp(weights: jax.Array) -> jax.Array:
-    p = jnp.clip(weights, 0.0, None)
-    p = p / p.sum()
-    return jnp.exp(-jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)))
+def _entropy_exp(weights: np.ndarray) -> float:
+    p = np.clip(weights, 0.0, None)
+    p = p[p > 0] / p.sum()
+    return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def diversity(x: object) -> Diversity:
@@ -87,11 +86,12 @@ def diversity(x: object) -> Diversity:
         raise ProbeInputError("diversity: an embedding has zero norm (cosine undefined)")
     total64 = np.asarray(total, np.float64)
     mean_cos = (float(total64 @ total64) - n) / (n * (n - 1))
-    kernel_eigs = jnp.linalg.eigvalsh(unit_gram / n)
-    cov_eigs = jnp.clip(jnp.linalg.eigvalsh(cov), 0.0, None)
+    # The d x d eigenvalue problems are small: float64 on the host.
+    kernel_eigs = np.linalg.eigvalsh(np.asarray(unit_gram, np.float64) / n)
+    cov_eigs = np.clip(np.linalg.eigvalsh(np.asarray(cov, np.float64)), 0.0, None)
     return Diversity(
         mean_cosine_distance=1.0 - mean_cos,
-        vendi=float(_entropy_exp(kernel_eigs)),
-        effective_rank=float(_entropy_exp(jnp.sqrt(cov_eigs))),
+        vendi=_entropy_exp(kernel_eigs),
+        effective_rank=_entropy_exp(np.sqrt(cov_eigs)),
         count=n,
     )

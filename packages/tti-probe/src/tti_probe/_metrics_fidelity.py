@@ -47,12 +47,22 @@ def _sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
+def _nuclear_norm_cross(a: np.ndarray, b: np.ndarray) -> float:
+    # tr((S_a^{1/2} S_b S_a^{1/2})^{1/2}) for S_a = A A^T, S_b = B B^T is the sum of the singular
+    # values of A^T B: the non-zero eigenvalues of S_a S_b are those of (A^T B)^T (A^T B).
+    cross = a.T @ b
+    small = cross @ cross.T if cross.shape[0] <= cross.shape[1] else cross.T @ cross
+    return float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((small + small.T) / 2), 0.0, None))))
+
+
 def frechet_distance(real: object, fake: object) -> float:
     """Fréchet distance between Gaussians fitted to two embedding sets.
 
     ``|mu_r - mu_f|^2 + tr(S_r + S_f - 2 (S_r^{1/2} S_f S_r^{1/2})^{1/2})`` (Heusel et al. 2017,
     FID's formula, here in the given embedding space), with unbiased (n - 1) covariances. The
-    moments are computed in JAX; the ``d x d`` matrix square roots in float64 on the host.
+    moments are computed in JAX; the matrix square-root trace in float64 on the host, through
+    the ``d x d`` covariances, or, when a set has fewer points than dimensions (per-class sets),
+    exactly through the singular values of the ``n x m`` cross product of the centred sets.
 
     Args:
         real: Natural embeddings, shape (n, d), n >= 2.
@@ -74,8 +84,18 @@ def frechet_distance(real: object, fake: object) -> float:
     xf = as_embeddings(fake, "fake", min_rows=2)
     if xr.shape[1] != xf.shape[1]:
         raise ProbeInputError(f"real (d={xr.shape[1]}) and fake (d={xf.shape[1]}) differ")
-    mu_r, cov_r = (np.asarray(a, np.float64) for a in _mean_cov(jnp.asarray(xr)))
-    mu_f, cov_f = (np.asarray(a, np.float64) for a in _mean_cov(jnp.asarray(xf)))
+    n, m, d = xr.shape[0], xf.shape[0], xr.shape[1]
+    if min(n, m) < d:
+        a = xr.astype(np.float64)
+        b = xf.astype(np.float64)
+        mu_r, mu_f = a.mean(axis=0), b.mean(axis=0)
+        ca = (a - mu_r) / np.sqrt(n - 1)
+        cb = (b - mu_f) / np.sqrt(m - 1)
+        diff = mu_r - mu_f
+        traces = float(np.sum(ca * ca) + np.sum(cb * cb))
+        return float(diff @ diff + traces - 2.0 * _nuclear_norm_cross(ca.T, cb.T))
+    mu_r, cov_r = (np.asarray(v, np.float64) for v in _mean_cov(jnp.asarray(xr)))
+    mu_f, cov_f = (np.asarray(v, np.float64) for v in _mean_cov(jnp.asarray(xf)))
     root_r = _sqrtm_psd((cov_r + cov_r.T) / 2)
     middle = root_r @ cov_f @ root_r
     cross = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)))
