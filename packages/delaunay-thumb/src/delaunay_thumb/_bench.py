@@ -84,9 +84,9 @@ class Row:
     """Means over the images of one codec, thumbnail size and budget.
 
     ``count`` images produced a result within the budget (the means are over those). The
-    comparison with the WebP file (same size and budget) is given as ratios of the means of
-    bytes and SSIM, the difference of mean PSNR in dB, and the number of images on which the
-    codec's PSNR beats the WebP file's.
+    comparison with the WebP file (same size and budget) is made over the images both produced
+    a result for: ratios of the means of bytes and SSIM, the difference of mean PSNR in dB, and
+    the number of images on which the codec's PSNR beats the WebP file's.
     """
 
     codec: str
@@ -220,14 +220,13 @@ def summarize(measurements: Sequence[Measurement], codecs: Sequence[str]) -> tup
         mean_ssim = _mean([m.ssim for m in group])
         bytes_ratio = psnr_delta = ssim_ratio = None
         wins = None
-        if budget is not None and reference:
-            ref = list(reference.values())
-            bytes_ratio = mean_bytes / _mean([m.nbytes for m in ref])
-            psnr_delta = mean_psnr - _mean([m.psnr for m in ref])
-            ssim_ratio = mean_ssim / _mean([m.ssim for m in ref])
-            wins = sum(
-                1 for m in group if m.image in reference and m.psnr > reference[m.image].psnr
-            )
+        common = [m for m in group if m.image in reference]
+        if budget is not None and common:
+            ref = [reference[m.image] for m in common]
+            bytes_ratio = _mean([m.nbytes for m in common]) / _mean([m.nbytes for m in ref])
+            psnr_delta = _mean([m.psnr for m in common]) - _mean([m.psnr for m in ref])
+            ssim_ratio = _mean([m.ssim for m in common]) / _mean([m.ssim for m in ref])
+            wins = sum(1 for m in common if m.psnr > reference[m.image].psnr)
         rows.append(
             Row(
                 codec=codec,
