@@ -41,6 +41,7 @@ from tti_probe._models import (
     load_pipeline,
     model_fingerprint,
     pipeline_description,
+    process_state,
     require,
     resolve_device,
 )
@@ -346,12 +347,10 @@ def generate(
         >>> [r.guidance_scale for r in manifest.records]
         [1.0, 3.0]
     """
-    accelerate = require("accelerate")
     root = Path(out_dir)
     classes = tuple(classes)
     jobs = plan_images(classes, config)
-    # Without CUDA, ask for CPU processes so torchrun/accelerate multi-process runs use gloo.
-    state = accelerate.PartialState(cpu=not require("torch").cuda.is_available())
+    state = process_state()
     with state.split_between_processes(jobs) as share:
         mine = list(share)
     root.mkdir(parents=True, exist_ok=True)
@@ -365,9 +364,7 @@ def generate(
                 config.model,
                 revision=config.revision,
                 dtype=config.dtype,
-                device=str(state.device)
-                if config.device == "auto"
-                else resolve_device(config.device),
+                device=resolve_device(config.device),
                 local_files_only=config.local_files_only,
                 scheduler=config.scheduler,
             )

@@ -51,6 +51,20 @@ def torch_dtype(name: str) -> Any:
     return getattr(require("torch"), name)
 
 
+def process_state() -> Any:
+    """The accelerate ``PartialState`` of this process (created on first use).
+
+    Without CUDA it is created with ``cpu=True``, so processes started by ``accelerate launch``
+    or ``torchrun`` on CPU-only machines form a gloo group instead of each running alone.
+
+    Example:
+        >>> process_state().num_processes
+        1
+    """
+    torch = require("torch")
+    return require("accelerate").PartialState(cpu=not torch.cuda.is_available())
+
+
 def resolve_device(device: str | None) -> str:
     """Resolve ``None``/``"auto"`` to the device accelerate assigns this process, else check it.
 
@@ -66,8 +80,7 @@ def resolve_device(device: str | None) -> str:
     """
     torch = require("torch")
     if device is None or device == "auto":
-        state = require("accelerate").PartialState()
-        return str(state.device)
+        return str(process_state().device)
     try:
         torch.device(device)
     except (RuntimeError, TypeError) as error:
