@@ -63,9 +63,13 @@ def test_generate_and_embed_commands_on_tiny_models(
     assert "4 images" in capsys.readouterr().out
     npz = tmp_path / "synthetic.npz"
     embed = ["embed", "--model", str(clip), "--images", str(out), "--out", str(npz)]
-    assert main([*embed, "--cache", str(tmp_path / "cache"), *common]) == 0
+    assert (
+        main([*embed, "--cache", str(tmp_path / "cache"), "--class-text", "clip80", *common]) == 0
+    )
     with np.load(npz) as data:
         assert data["embeddings"].shape == (4, 16)
+        assert data["class_text"].shape == (2, 16)
+        np.testing.assert_allclose(np.linalg.norm(data["class_text"], axis=1), 1.0, atol=1e-5)
         assert data["labels"].tolist() == [0, 1, 0, 1]
         assert data["class_names"].tolist() == ["T-shirt/top", "Trouser"]
     assert (

@@ -17,6 +17,7 @@ from tti_probe._embed import (  # noqa: E402
     ClipEmbedder,
     EmbeddedSet,
     EmbeddingError,
+    embed_class_prompts,
     embed_image_folder,
     embed_images,
     embed_manifest,
@@ -24,6 +25,7 @@ from tti_probe._embed import (  # noqa: E402
 )
 from tti_probe._generate import GenerationConfig, generate  # noqa: E402
 from tti_probe._models import ModelLoadError  # noqa: E402
+from tti_probe._prompts import clip_imagenet_templates  # noqa: E402
 from tti_probe._tiny import build_tiny_clip, build_tiny_pipeline  # noqa: E402
 
 torch.set_num_threads(1)
@@ -199,10 +201,37 @@ def test_natural_image_folder_with_class_matching(
         embed_image_folder(tmp_path / "nothing", embedder)
 
 
+def test_class_prompt_ensembles(embedder: ClipEmbedder) -> None:
+    classes = fashion_mnist_classes()[:3]
+    single = embed_class_prompts(classes, embedder, "photo")
+    np.testing.assert_allclose(
+        single, embed_texts([f"a photo of a {c.name}." for c in classes], embedder), atol=1e-6
+    )
+    ensemble = embed_class_prompts(classes, embedder, "clip80")
+    assert ensemble.shape == (3, 16)
+    np.testing.assert_allclose(np.linalg.norm(ensemble, axis=1), 1.0, atol=1e-5)
+    first = embed_texts(
+        [t.format(c=classes[0].name) for t in clip_imagenet_templates()], embedder
+    ).mean(axis=0)
+    np.testing.assert_allclose(ensemble[0], first / np.linalg.norm(first), atol=1e-5)
+    with pytest.raises(EmbeddingError, match="no classes"):
+        embed_class_prompts([], embedder)
+
+
 def test_embedded_set_given_directly_and_saved(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    data = EmbeddedSet.from_arrays(rng.normal(size=(6, 5)), [0, 1, 2, 0, 1, 2], ("a", "b", "c"))
+    data = EmbeddedSet.from_arrays(
+        rng.normal(size=(6, 5)),
+        [0, 1, 2, 0, 1, 2],
+        ("a", "b", "c"),
+        class_text=rng.normal(size=(3, 5)),
+    )
     loaded = EmbeddedSet.load(data.save(tmp_path / "set.npz"))
+    assert loaded.class_text is not None
+    assert data.class_text is not None
+    np.testing.assert_array_equal(loaded.class_text, data.class_text)
+    with pytest.raises(EmbeddingError, match="class_text"):
+        EmbeddedSet.from_arrays(np.ones((2, 3)), [0, 1], ("a", "b"), class_text=np.ones((3, 3)))
     np.testing.assert_array_equal(loaded.embeddings, data.embeddings)
     assert loaded.labels.tolist() == data.labels.tolist()
     assert loaded.class_names == data.class_names

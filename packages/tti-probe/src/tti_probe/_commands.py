@@ -22,7 +22,14 @@ from tti_probe._classes import (
     load_classes,
     load_imagenet_classes,
 )
-from tti_probe._embed import ClipEmbedder, EmbeddingError, embed_image_folder, embed_manifest
+from tti_probe._embed import (
+    ClipEmbedder,
+    EmbeddedSet,
+    EmbeddingError,
+    embed_class_prompts,
+    embed_image_folder,
+    embed_manifest,
+)
 from tti_probe._generate import GenerationConfig, GenerationError, generate
 from tti_probe._manifest import MANIFEST_NAME, ManifestError, load_manifest
 from tti_probe._models import ModelLoadError
@@ -153,11 +160,22 @@ def _embed(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"cache_dir": args.cache, "progress": not args.quiet}
     source = Path(args.images)
     if (source / MANIFEST_NAME).is_file() or source.name == MANIFEST_NAME:
-        embedded = embed_manifest(load_manifest(source), embedder, **options)
+        manifest = load_manifest(source)
+        classes: tuple[ClassSpec, ...] | None = manifest.classes
+        embedded = embed_manifest(manifest, embedder, **options)
     else:
         classes = select_classes(args.classes, args.select) if args.classes else None
         embedded = embed_image_folder(
             source, embedder, classes=classes, skip_unmatched=args.skip_unmatched, **options
+        )
+    if args.class_text:
+        specs = classes or tuple(ClassSpec(name) for name in embedded.class_names)
+        embedded = EmbeddedSet.from_arrays(
+            embedded.embeddings,
+            embedded.labels,
+            embedded.class_names,
+            embedded.files,
+            embed_class_prompts(specs, embedder, args.class_text),
         )
     embedded.save(args.out)
     print(
@@ -227,6 +245,11 @@ def add_commands(commands: Any) -> None:
         "--skip-unmatched", action="store_true", help="ignore folders matching no class"
     )
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--class-text",
+        metavar="STRATEGY",
+        help="also store one text embedding per class (prompt ensemble of STRATEGY)",
+    )
     _add_model_options(parser)
     parser.set_defaults(handler=_guarded(_embed))
 

@@ -35,6 +35,7 @@ from tti_probe._models import (
     resolve_device,
     torch_dtype,
 )
+from tti_probe._prompts import PromptStrategy, get_strategy
 
 ImageEmbedder = Callable[[Sequence[Any]], Any]
 """A callable mapping a list of RGB PIL images to an ``(n, d)`` array."""
@@ -325,6 +326,41 @@ def embed_texts(
     return normalize_rows(result) if normalize else result
 
 
+def embed_class_prompts(
+    classes: Sequence[ClassSpec],
+    embedder: ClipEmbedder | TextEmbedder,
+    strategy: str | PromptStrategy = "photo",
+) -> np.ndarray:
+    """One text embedding per class: the re-normalised mean over the strategy's prompt variants.
+
+    This is CLIP's prompt ensembling (with ``"clip80"`` exactly its ImageNet zero-shot
+    recipe); with a one-template strategy it is that prompt's embedding.
+
+    Returns:
+        ``float32`` array ``(len(classes), d)`` of unit rows.
+
+    Raises:
+        EmbeddingError: No classes, or bad embedder output.
+
+    Example:
+        >>> from tti_probe._classes import ClassSpec
+        >>> letters = lambda texts: [[t.count("a") + 1.0, t.count("o")] for t in texts]
+        >>> embed_class_prompts([ClassSpec("cat"), ClassSpec("dog")], letters).round(3).tolist()
+        [[0.8, 0.6], [0.6, 0.8]]
+    """
+    if not classes:
+        raise EmbeddingError("no classes to embed prompts for")
+    resolved = get_strategy(strategy)
+    variants = [resolved.prompts(spec) for spec in classes]
+    flat = [text for texts in variants for text in texts]
+    features = embed_texts(flat, embedder)
+    rows, start = [], 0
+    for texts in variants:
+        rows.append(features[start : start + len(texts)].mean(axis=0))
+        start += len(texts)
+    return normalize_rows(np.stack(rows))
+
+
 @dataclass(frozen=True)
 class EmbeddedSet:
     """Embeddings of a labelled image set (synthetic or natural).
@@ -334,6 +370,8 @@ class EmbeddedSet:
         labels: ``int64`` class index of each row, ``(n,)``.
         class_names: Name of each class, indexed by label.
         files: Source file of each row (empty strings when embeddings were given directly).
+        class_text: Optional text embedding of each class's prompts, ``(num_classes, d)``
+            (see :func:`embed_class_prompts`), or ``None``.
 
     Example:
         >>> s = EmbeddedSet.from_arrays(np.eye(2), [0, 1], ("cat", "dog"))
@@ -345,6 +383,7 @@ class EmbeddedSet:
     labels: np.ndarray
     class_names: tuple[str, ...]
     files: tuple[str, ...]
+    class_text: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -353,6 +392,7 @@ class EmbeddedSet:
         labels: Any,
         class_names: Sequence[str],
         files: Sequence[str] | None = None,
+        class_text: Any | None = None,
     ) -> EmbeddedSet:
         """Validate and wrap embeddings given directly.
 
@@ -378,18 +418,28 @@ class EmbeddedSet:
         file_names = tuple(str(f) for f in files) if files is not None else ("",) * len(array)
         if len(file_names) != len(array):
             raise EmbeddingError(f"{len(file_names)} files for {len(array)} embeddings")
-        return cls(array, label_array.astype(np.int64), names, file_names)
+        text = None
+        if class_text is not None:
+            text = np.asarray(class_text, dtype=np.float32)
+            if text.shape != (len(names), array.shape[1]) or not np.all(np.isfinite(text)):
+                raise EmbeddingError(
+                    f"class_text must be finite with shape ({len(names)}, {array.shape[1]}), "
+                    f"got {text.shape}"
+                )
+        return cls(array, label_array.astype(np.int64), names, file_names, text)
 
     def save(self, path: str | Path) -> Path:
         """Write the set to an ``.npz`` file atomically (see :meth:`load`)."""
         buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            embeddings=self.embeddings,
-            labels=self.labels,
-            class_names=np.array(self.class_names, dtype=str),
-            files=np.array(self.files, dtype=str),
-        )
+        arrays = {
+            "embeddings": self.embeddings,
+            "labels": self.labels,
+            "class_names": np.array(self.class_names, dtype=str),
+            "files": np.array(self.files, dtype=str),
+        }
+        if self.class_text is not None:
+            arrays["class_text"] = self.class_text
+        np.savez(buffer, allow_pickle=False, **arrays)
         return atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
@@ -404,8 +454,9 @@ class EmbeddedSet:
         try:
             with np.load(path, allow_pickle=False) as data:
                 files = data["files"].tolist() if "files" in data else None
+                text = data.get("class_text", None)
                 return cls.from_arrays(
-                    data["embeddings"], data["labels"], data["class_names"].tolist(), files
+                    data["embeddings"], data["labels"], data["class_names"].tolist(), files, text
                 )
         except (OSError, KeyError, ValueError) as error:
             raise EmbeddingError(f"cannot read embedded set {path}: {error}") from error
