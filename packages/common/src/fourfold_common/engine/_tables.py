@@ -83,10 +83,13 @@ def make_shift_activation(
 ) -> ShiftActivation:
     """Build a :class:`ShiftActivation` covering an accumulator range with a small table.
 
-    The shift ``r`` is the smallest one for which ``(hi >> r) - (lo >> r) + 1 <= max_entries``;
-    entry ``v`` holds ``index_of`` evaluated at the centre of its bin, the real pre-activation
-    ``(v + 1/2) · 2^r / scale``. Accumulators outside the range clamp to the end entries, so
-    give the range over which the index actually changes (e.g. the outermost thresholds).
+    The shift ``r`` is the smallest one for which the bins ``(lo >> r) - 1 .. (hi >> r) + 1``
+    (the range plus one guard bin on each side) number at most ``max_entries``; entry ``v``
+    holds ``index_of`` evaluated at the centre of its bin, the real pre-activation
+    ``(v + 1/2) · 2^r / scale``. Accumulators outside the table clamp to the guard bins, which
+    lie wholly outside ``[lo, hi]``, so give a range containing every point where the index
+    changes (e.g. the outermost thresholds); only bins straddling a threshold can differ from
+    the exact real mapping.
 
     Args:
         input: Accumulator buffer name.
@@ -104,17 +107,17 @@ def make_shift_activation(
         >>> op = make_shift_activation("acc", "idx", lambda z: (z > 0).astype(int), (-40, 40),
         ...                            8.0, 2, max_entries=16)
         >>> op.shift, op.low, op.table.tolist()
-        (3, -5, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+        (3, -6, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
     """
     low, high = (int(v) for v in accumulator_range)
     if high < low:
         raise EngineError(f"empty accumulator range ({low}, {high})")
-    if max_entries < 1:
-        raise EngineError("max_entries must be >= 1")
+    if max_entries < 3:
+        raise EngineError("max_entries must be >= 3 (the range and two guard bins)")
     shift = 0
-    while (high >> shift) - (low >> shift) + 1 > max_entries:
+    while (high >> shift) - (low >> shift) + 3 > max_entries:
         shift += 1
-    first, last = low >> shift, high >> shift
+    first, last = (low >> shift) - 1, (high >> shift) + 1
     bins = np.arange(first, last + 1, dtype=np.float64)
     centres = (bins + 0.5) * (2.0**shift) / scale
     table = np.asarray(index_of(centres)).astype(np.int64)
