@@ -345,7 +345,8 @@ def embed_class_prompts(
     Example:
         >>> from tti_probe._classes import ClassSpec
         >>> letters = lambda texts: [[t.count("a") + 1.0, t.count("o")] for t in texts]
-        >>> embed_class_prompts([ClassSpec("cat"), ClassSpec("dog")], letters).round(3).tolist()
+        >>> text = embed_class_prompts([ClassSpec("cat"), ClassSpec("dog")], letters)
+        >>> text.astype(float).round(3).tolist()
         [[0.8, 0.6], [0.6, 0.8]]
     """
     if not classes:
