@@ -18,9 +18,8 @@ CONFIG = AnalysisConfig(probe_kinds=("linear",), mixes=(1.0, 0.0), progress=Fals
 
 
 @pytest.fixture(scope="module")
-def world_and_result():  # type: ignore[no-untyped-def]
-    world = simulate(num_classes=6, per_class=60, dim=32, seed=1)
-    return world, analyze(world.data, CONFIG)
+def world_and_result(planted_world, planted_analysis):  # type: ignore[no-untyped-def]
+    return planted_world, planted_analysis
 
 
 def test_each_planted_issue_is_found_in_its_class_and_nowhere_else(world_and_result) -> None:  # type: ignore[no-untyped-def]

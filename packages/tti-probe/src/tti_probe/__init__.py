@@ -34,6 +34,7 @@ from tti_probe._analysis_inputs import (
     load_npz,
     save_npz,
 )
+from tti_probe._analysis_sweep import Sweep, SweepCondition, SweepPoint, sweep
 from tti_probe._classes import (
     ClassListError,
     ClassSpec,
@@ -41,6 +42,15 @@ from tti_probe._classes import (
     fashion_mnist_classes,
     load_classes,
     load_imagenet_classes,
+)
+from tti_probe._demo import (
+    DemoResult,
+    DetectionRow,
+    detection_table,
+    format_detection_table,
+    run_demo,
+    run_tiny_pipeline,
+    simulated_sweep,
 )
 from tti_probe._embed import (
     ClipEmbedder,
@@ -84,6 +94,17 @@ from tti_probe._prompts import (
     make_prompts,
     sense_prompts,
 )
+from tti_probe._report import (
+    ImageLike,
+    ReportImages,
+    ReportPaths,
+    analysis_to_dict,
+    image_grid,
+    images_from_folders,
+    render_html,
+    report_from_record,
+    write_report,
+)
 from tti_probe._simulate import PLANTED_ORDER, SimulatedWorld, simulate
 from tti_probe._tiny import build_tiny_clip, build_tiny_pipeline
 
@@ -99,6 +120,8 @@ __all__ = [
     "ClipEmbedder",
     "Collision",
     "ConceptOffsets",
+    "DemoResult",
+    "DetectionRow",
     "Diversity",
     "EmbeddedSet",
     "EmbeddingError",
@@ -106,6 +129,7 @@ __all__ = [
     "GenerationConfig",
     "GenerationError",
     "Geometry",
+    "ImageLike",
     "ImageRecord",
     "KernelConfig",
     "LinearProbe",
@@ -123,12 +147,18 @@ __all__ = [
     "Prompt",
     "PromptError",
     "PromptStrategy",
+    "ReportImages",
+    "ReportPaths",
     "Sense",
     "SimulatedWorld",
+    "Sweep",
+    "SweepCondition",
+    "SweepPoint",
     "TrainedProbe",
     "TransferResult",
     "ZeroShot",
     "__version__",
+    "analysis_to_dict",
     "analyze",
     "as_embeddings",
     "build_tiny_clip",
@@ -139,6 +169,7 @@ __all__ = [
     "concept_offsets",
     "cosine_matrix",
     "count_modes",
+    "detection_table",
     "diversity",
     "embed_class_prompts",
     "embed_image_folder",
@@ -147,10 +178,13 @@ __all__ = [
     "embed_texts",
     "fashion_mnist_classes",
     "fidelity",
+    "format_detection_table",
     "frechet_distance",
     "generate",
     "geometry",
     "get_strategy",
+    "image_grid",
+    "images_from_folders",
     "l2_normalize",
     "load_classes",
     "load_imagenet_classes",
@@ -165,11 +199,18 @@ __all__ = [
     "plan_images",
     "prompt_collisions",
     "rebuild_manifest",
+    "render_html",
+    "report_from_record",
+    "run_demo",
+    "run_tiny_pipeline",
     "save_npz",
     "score_probe",
     "sense_prompts",
     "simulate",
+    "simulated_sweep",
+    "sweep",
     "train_probe",
     "transfer_study",
+    "write_report",
     "zero_shot",
 ]

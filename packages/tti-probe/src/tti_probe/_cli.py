@@ -10,13 +10,94 @@ from tti_probe.__about__ import __version__
 from tti_probe._commands import add_commands
 
 
-def _demo(args: argparse.Namespace) -> int:
-    del args
-    print(
-        "tti-probe demo: not implemented yet (tracked in issue #6); nothing was run.",
-        file=sys.stderr,
-    )
+def _error(message: object) -> int:
+    print(f"tti-probe: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _images(args: argparse.Namespace, class_names: Sequence[str]) -> object:
+    from tti_probe import images_from_folders
+
+    if args.synthetic_images is None and args.natural_images is None:
+        return None
+    return images_from_folders(args.synthetic_images, args.natural_images, class_names)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from tti_probe import AnalysisConfig, ProbeInputError, analyze, load_npz, write_report
+
+    try:
+        data = load_npz(args.embeddings)
+        config = AnalysisConfig(
+            k=args.k,
+            pooled=not args.no_pooled,
+            max_pooled=args.max_pooled,
+            probe_kinds=tuple(args.probes),
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+        analysis = analyze(data, config)
+        paths = write_report(
+            analysis,
+            args.out,
+            images=_images(args, data.class_names),  # type: ignore[arg-type]
+            command=" ".join(["tti-probe", *sys.argv[1:]]),
+        )
+    except ProbeInputError as error:
+        return _error(error)
+    for name in ("vendi_synthetic", "vendi_natural", "zero_shot_synthetic", "class_coverage"):
+        print(f"{name}: {analysis.summary[name]:.4g}")
+    for t in analysis.transfer:
+        print(f"transfer {t.kind} synthetic_fraction={t.synthetic_fraction:g}: {t.accuracy:.4f}")
+    for report in analysis.classes:
+        if report.issues:
+            print(f"{report.name}: {', '.join(report.issues)}")
+    print(f"wrote {paths.html} and {paths.json}")
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tti_probe import ProbeInputError, report_from_record
+
+    try:
+        html = args.html or str(args.record).removesuffix(".json") + ".html"
+        import json
+        from pathlib import Path
+
+        names = json.loads(Path(args.record).read_text(encoding="utf-8"))["figures"]["class_names"]
+        path = report_from_record(args.record, html, images=_images(args, names))  # type: ignore[arg-type]
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        return _error(error if isinstance(error, ProbeInputError) else f"{args.record}: {error}")
+    print(f"wrote {path}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tti_probe import format_detection_table, run_demo
+
+    result = run_demo(
+        args.out,
+        pipeline=not args.no_pipeline,
+        seed=args.seed,
+        progress=not args.quiet,
+        command=" ".join(["tti-probe", *sys.argv[1:]]),
+    )
+    print("Planted vs detected (simulated embedding world, 12 classes, 200 + 200 per class):")
+    print(format_detection_table(result.detection))
+    print("Simulated sweep (diversity vs train-on-synthetic accuracy):")
+    for p in result.sweep.points:
+        print(
+            f"  {p.name:<16} Vendi {p.vendi_synthetic:6.3f}  coverage {p.coverage:5.3f}  "
+            f"accuracy {p.transfer_accuracy:5.3f}"
+        )
+    print(f"report: {result.report.html}")
+    print(f"pipeline pass: {result.pipeline_note}")
+    return 0 if all(row.detected for row in result.detection) else 1
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--synthetic-images", help="folder with one subfolder of images per class")
+    parser.add_argument("--natural-images", help="folder with one subfolder of images per class")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +106,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the main job offline on an embedded default")
+    demo.add_argument("--out", default="tti-probe-demo", help="output directory")
+    demo.add_argument("--no-pipeline", action="store_true", help="skip the tiny-model pass")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_demo)
+    analyze = commands.add_parser(
+        "analyze", help="run every analysis on an embeddings .npz; write JSON + HTML"
+    )
+    analyze.add_argument("embeddings", help=".npz with class_names, synthetic, natural, ...")
+    analyze.add_argument("--out", default="tti-probe-report", help="output directory")
+    analyze.add_argument("--k", type=int, default=5, help="k of the k-NN manifolds")
+    analyze.add_argument(
+        "--probes",
+        nargs="*",
+        default=["linear", "mlp"],
+        choices=["linear", "mlp"],
+        help="transfer probes to train",
+    )
+    analyze.add_argument("--no-pooled", action="store_true", help="skip the pooled comparison")
+    analyze.add_argument(
+        "--max-pooled",
+        type=int,
+        default=None,
+        help="subsample the pooled sets to this many rows (default: exact)",
+    )
+    analyze.add_argument("--seed", type=int, default=0)
+    analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_image_options(analyze)
+    analyze.set_defaults(handler=_analyze)
+    report = commands.add_parser("report", help="re-render the HTML of a saved analysis JSON")
+    report.add_argument("record", help="the JSON written by 'tti-probe analyze'")
+    report.add_argument("--html", default=None, help="output HTML (default: beside the JSON)")
+    _add_image_options(report)
+    report.set_defaults(handler=_report)
     add_commands(commands)  # classes, prompts, generate, embed, build-tiny
     return parser
 
