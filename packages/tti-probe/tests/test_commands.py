@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,18 @@ def test_generate_and_embed_commands_on_tiny_models(
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_without_the_hf_extra_generation_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tti_probe._models import require
+
+    for module in ("torch", "diffusers", "transformers", "accelerate"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=r"pip install 'tti-probe\[hf\]'"):
+        require("torch")
+    argv = ["generate", "--model", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 2
+    assert "tti-probe[hf]" in capsys.readouterr().err
+    assert main(["prompts", "--select", "0:1"]) == 0  # classes and prompts need no torch
