@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--state", type=Path, default=OUT / "fuzz-state.json")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="stop (resumably) after this many minutes"
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or args.time_cap <= 0:
         parser.error("--n and --time-cap must be positive")
@@ -235,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
 
     bar = tqdm(total=args.n, initial=stats.done, disable=args.no_progress, desc="fuzz decode")
     for index in range(stats.done, args.n):
+        if args.minutes is not None and time.perf_counter() - start > 60 * args.minutes:
+            print(f"time limit reached: stopping at input {index} (rerun to resume)")
+            break
         rng = np.random.default_rng([args.seed, index])
         kind, data = make_input(rng, corpus)
         counts = stats.by_kind.setdefault(kind, [0, 0])
@@ -284,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     calls = stats.accepted + stats.rejected + stats.failures
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"inputs: {stats.done} (decode calls: {calls}) in {seconds:.1f} s this session")
+    print(
+        f"inputs: {stats.done} of {args.n} (decode calls: {calls}); {seconds:.1f} s in this session"
+    )
     print(f"decoded: {stats.accepted}, rejected with DecodeError: {stats.rejected}")
     print(f"contract broken: {stats.failures} (of which timeouts: {stats.timeouts})")
     for kind, (accepted, rejected) in sorted(stats.by_kind.items()):
