@@ -419,3 +419,57 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     with pytest.raises(EngineError, match="unknown table"):
         export_c(broken, tmp_path)
     assert not list(tmp_path.glob("*.c"))
+
+
+# --- every model family of discrete-nets -------------------------------------------------------
+
+DISCRETE_ARCHITECTURES = ("autoencoder", "cnn", "mlp")
+
+
+@needs_cc
+@pytest.mark.parametrize("arch", DISCRETE_ARCHITECTURES)
+def test_discrete_nets_model_in_c_matches_executor(arch, tmp_path):
+    """An untrained discrete-nets model whose parameters are snapped to 64 shared values (the
+    clustering step every training run ends on), exported by discrete-nets, then to C."""
+    dn = pytest.importorskip("discrete_nets")
+    jax = pytest.importorskip("jax")
+    nnx = pytest.importorskip("flax.nnx")
+    from sklearn.datasets import load_digits
+
+    assert set(DISCRETE_ARCHITECTURES) == set(dn.ARCHITECTURES)
+    sizes = {"cnn": {"hidden": (16,), "conv_channels": (8,), "kernel_size": 3}}
+    config = dn.ModelConfig(
+        arch,
+        (8, 8),
+        10,
+        **sizes.get(arch, {"hidden": (24,)}),
+        activation=dn.ActivationSpec("tanh", 16),
+    )
+    graphdef, params, rest = nnx.split(dn.build_model(config, seed=1), nnx.Param, ...)
+    leaves, treedef = jax.tree.flatten(params)
+    levels, indices = dn.cluster_arrays(
+        [np.asarray(leaf) for leaf in leaves], dn.ClusterSchedule(num_levels=64)
+    )
+    snapped = [levels[index].astype(np.float32) for index in indices]
+    model = nnx.merge(graphdef, jax.tree.unflatten(treedef, snapped), rest)
+    network = dn.export_network(model, levels, raw_levels=17)
+    raw = load_digits().images[:64].astype(np.int64).reshape(64, *network.input_shape)
+    name = f"dn_{arch}"
+    export, _ = check_bit_identical(network, raw, tmp_path, name)
+    typedefs = {f"{name}_input_t", f"{name}_output_t"}
+    assert arithmetic_violations(export.source.read_text(), typedefs) == []
+    assert export.flash_parts["weights"] < export.float32_bytes / 5  # 6-bit indices
+
+
+def test_discrete_nets_cli_export_c(tmp_path, capsys):
+    cli = pytest.importorskip("discrete_nets._cli")
+    artifact = engine.save(spatial_net(4), tmp_path / "net.ffi")
+    assert cli.main(["export-c", str(artifact), "--out", str(tmp_path / "c"), "--name", "m"]) == 0
+    expected = export_c(artifact, tmp_path / "direct", name="m")
+    assert (tmp_path / "c" / "m.c").read_text() == expected.source.read_text()
+    assert (tmp_path / "c" / "m.h").read_text() == expected.header.read_text()
+    assert f"flash {expected.flash_bytes} B" in capsys.readouterr().out
+    (tmp_path / "bad.ffi").write_bytes(b"FFINTNET" + bytes(40))
+    assert cli.main(["export-c", str(tmp_path / "bad.ffi"), "--out", str(tmp_path / "x")]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -131,6 +131,16 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_c(args: argparse.Namespace) -> int:
+    result = engine.export_c(args.artifact, args.out, name=args.name)
+    print(
+        f"wrote {result.source} and {result.header}: {result.function}(), "
+        f"flash {result.flash_bytes} B, RAM {result.ram_bytes} B, "
+        f"float32 weights {result.float32_bytes} B"
+    )
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     train_split, test = load_data(args.dataset)
     train_split = train_split.head(args.limit)
@@ -197,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("artifact", type=Path)
     command.add_argument("--out", type=Path, default=None, help="also write the table here")
     command.set_defaults(handler=_report)
+
+    command = commands.add_parser("export-c", help="C99 source and header of an artifact")
+    command.add_argument("artifact", type=Path)
+    command.add_argument("--out", type=Path, required=True, help="folder for <name>.c/.h")
+    command.add_argument("--name", default="net", help="C identifier of the files and symbols")
+    command.set_defaults(handler=_export_c)
 
     command = commands.add_parser("demo", help="the spectrum on digits, offline, in minutes")
     command.add_argument("--epochs", type=int, default=20)
