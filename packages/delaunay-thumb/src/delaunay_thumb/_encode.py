@@ -49,6 +49,8 @@ class EffortConfig:
         sweeps: Passes of the vertex-move local search (0 disables it).
         moves: Candidate moves per vertex (4 or 8).
         polish: Number of best settings whose vertex positions are optimised.
+        grids_searched: Number of best grids (after a one-quantiser trial of every grid) whose
+            quantiser and dead zone are searched.
     """
 
     work_size: int
@@ -58,13 +60,14 @@ class EffortConfig:
     sweeps: int
     moves: int
     polish: int
+    grids_searched: int
 
 
 EFFORTS: dict[int, EffortConfig] = {
-    0: EffortConfig(48, (6,), (0, 4, 8, 12), (0.0,), 0, 4, 0),
-    1: EffortConfig(64, (6,), (4, 8, 10, 12, 14), (0.0, 0.3), 1, 4, 1),
-    2: EffortConfig(64, (4, 6, 8), (6, 8, 10, 12, 14, 15), (0.0, 0.3), 2, 8, 1),
-    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(3, 16)), (0.0, 0.2, 0.35), 4, 8, 3),
+    0: EffortConfig(48, (6,), (0, 4, 8, 12), (0.0,), 0, 4, 0, 1),
+    1: EffortConfig(64, (6,), (6, 8, 10, 12, 14, 15), (0.0,), 1, 4, 1, 1),
+    2: EffortConfig(64, (4, 6, 8), (6, 8, 10, 12, 14, 15), (0.0, 0.3), 2, 8, 1, 1),
+    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(3, 16)), (0.0, 0.2, 0.35), 4, 8, 3, 3),
 }
 
 
@@ -196,7 +199,7 @@ def _make(
     if refine:
         q = refine_indices(q, prob.image, fit.idx, fit.wts, qy, qc, prob.grey, refine)
     mesh = Mesh(prob.long_code, prob.aspect, prob.portrait, prob.grey, qy, qc, pts, q)
-    data = write_stream(mesh)
+    data = write_stream(mesh, tris)
     out = render_mesh(pts, tris, mesh.rgb(), prob.grid, prob.size).astype(np.float64)
     ref = prob.image if not prob.grey else prob.image[..., :1]
     mse = float(((out[..., : ref.shape[2]] - ref) ** 2).mean())
@@ -247,7 +250,7 @@ def _best_prefix(
 
     def attempt(n: int) -> tuple[bytes, float]:
         if n not in cache:
-            cache[n] = _make(prob, _sorted_points(corners + order[:n]), qy, qc, deadzone, REFINE)
+            cache[n] = _make(prob, _sorted_points(corners + order[:n]), qy, qc, deadzone, 0)
         return cache[n]
 
     if len(attempt(0)[0]) > budget:
@@ -283,6 +286,50 @@ def _best_prefix(
             hi = mid - 1
     data, mse = attempt(lo)
     return _Candidate(data, mse), lo
+
+
+def _search_q(
+    prob: _Problem,
+    order: list[tuple[int, int]],
+    deadzone: float,
+    q_codes: tuple[int, ...],
+    budget: int,
+    guess: int,
+) -> tuple[list[tuple[_Candidate, int, int, int]], int]:
+    """Hill-climb over the quantiser steps (the error is unimodal in practice).
+
+    Returns every evaluated ``(candidate, vertex count, qy_code, qc_code)`` and the last vertex
+    count (a good first guess for the next search).
+    """
+    scores: dict[int, float] = {}
+    found: list[tuple[_Candidate, int, int, int]] = []
+
+    def score(i: int) -> float:
+        nonlocal guess
+        if i < 0 or i >= len(q_codes):
+            return float("inf")
+        if i not in scores:
+            qy = q_codes[i]
+            qc = _chroma_code(qy)
+            cand, n = _best_prefix(prob, order, qy, qc, deadzone, budget, guess)
+            if cand is None:
+                scores[i] = float("inf")
+            else:
+                guess = n
+                found.append((cand, n, qy, qc))
+                scores[i] = cand.mse
+        return scores[i]
+
+    i = len(q_codes) // 2
+    while True:
+        here = score(i)
+        if score(i + 1) < here:
+            i += 1
+        elif score(i - 1) < here:
+            i -= 1
+        else:
+            break
+    return found, guess
 
 
 def encode(
@@ -332,30 +379,40 @@ def encode(
     portrait = h0 > w0
     best: _Candidate | None = None
     ranked: list[tuple[float, _Problem, list[tuple[int, int]], int, int, int, float]] = []
+    # Stage 1: every candidate grid with the middle quantiser and no dead zone.
+    mid = cfg.q_codes[len(cfg.q_codes) // 2]
+    grids: list[tuple[float, _Problem, list[tuple[int, int]], int]] = []
     for long_code in cfg.grid_codes:
         prob = _Problem(work, grey, long_code, aspect, portrait)
         order = _insertion_order(prob, int(max_bytes * 1.2))
-        guess = max_bytes // 2
-        for qy in cfg.q_codes:
-            qc = _chroma_code(qy)
-            for dz in cfg.deadzones:
-                cand, guess = _best_prefix(prob, order, qy, qc, dz, max_bytes, guess)
-                if cand is None:
-                    continue
-                ranked.append((cand.mse, prob, order, guess, qy, qc, dz))
+        first, n = _best_prefix(prob, order, mid, _chroma_code(mid), 0.0, max_bytes, max_bytes // 2)
+        if first is None:
+            continue
+        grids.append((first.mse, prob, order, n))
+        if best is None or first.mse < best.mse:
+            best = first
+    grids.sort(key=lambda g: g[0])
+    # Stage 2: quantiser and dead zone for the best grids.
+    for _, prob, order, n in grids[: cfg.grids_searched]:
+        guess = n
+        for dz in cfg.deadzones:
+            found, guess = _search_q(prob, order, dz, cfg.q_codes, max_bytes, guess)
+            for cand, count, qy, qc in found:
+                ranked.append((cand.mse, prob, order, count, qy, qc, dz))
                 if best is None or cand.mse < best.mse:
                     best = cand
     ranked.sort(key=lambda r: r[0])
+    # Stage 3: local search over vertex positions for the best settings.
     if cfg.sweeps > 0:
         for _, prob, order, n, qy, qc, dz in ranked[: cfg.polish]:
-            cand = _polish(prob, order, n, qy, qc, dz, max_bytes, cfg.sweeps, cfg.moves)
-            if cand is not None and (best is None or cand.mse < best.mse):
-                best = cand
+            polished = _polish(prob, order, n, qy, qc, dz, max_bytes, cfg.sweeps, cfg.moves)
+            if polished is not None and (best is None or polished.mse < best.mse):
+                best = polished
     if best is None:
         # Coarsest settings as a last resort.
         prob = _Problem(work, grey, 0, aspect, portrait)
-        cand, _ = _best_prefix(prob, [], len(QSTEPS) - 1, len(QSTEPS) - 1, 0.0, max_bytes, 0)
-        if cand is None:
+        fallback, _ = _best_prefix(prob, [], len(QSTEPS) - 1, len(QSTEPS) - 1, 0.0, max_bytes, 0)
+        if fallback is None:
             raise EncodeError(f"max_bytes={max_bytes} is below the smallest stream for this image")
-        best = cand
+        best = fallback
     return best.data

@@ -175,8 +175,10 @@ def _rice_k(rem_points: int, rem_vertices: int) -> int:
     return max(0, ((rem_points - rem_vertices) // (2 * rem_vertices)).bit_length())
 
 
-def write_stream(mesh: Mesh) -> bytes:
+def write_stream(mesh: Mesh, tris: IntArray | None = None) -> bytes:
     """Serialise ``mesh`` (whose points must include the grid corners) to bytes.
+
+    ``tris`` may pass the canonical triangulation of ``mesh.points`` when it is already known.
 
     Example:
         >>> import numpy as np
@@ -223,12 +225,15 @@ def write_stream(mesh: Mesh) -> bytes:
                 models.gap[c] = adapt(models.gap[c], 0)
             enc.encode_bits(gap & ((1 << k) - 1), k)
         nxt = p + 1
-    _code_colours(mesh, enc, None)
+    _code_colours(mesh, enc, None, tris)
     return bytes([head0, mesh.aspect]) + enc.finish()
 
 
 def _code_colours(
-    mesh: Mesh | None, enc: RangeEncoder | None, dec: _ColourDecoding | None
+    mesh: Mesh | None,
+    enc: RangeEncoder | None,
+    dec: _ColourDecoding | None,
+    tris: IntArray | None = None,
 ) -> IntArray:
     """Shared colour coding loop: encodes from ``mesh`` or decodes into ``dec``.
 
@@ -242,7 +247,8 @@ def _code_colours(
         points, grey, qy = dec.points, dec.grey, dec.qy
         values = dec.colours
     n = points.shape[0]
-    tris = triangulate(points)
+    if tris is None:
+        tris = triangulate(points)
     before = neighbours_before(n, tris)
     models = _Models()
     channels = 1 if grey else 3

@@ -38,9 +38,10 @@ def triangle_map(xy: FloatArray, tris: IntArray, size: tuple[int, int]) -> NDArr
     """
     w, h = size
     ids = np.full((h, w), -1, dtype=np.int32)
-    fixed = np.rint((xy - 0.5) * 256.0).astype(np.int32)
-    for t, (a, b, c) in enumerate(tris.tolist()):
-        cv2.fillConvexPoly(ids, fixed[[a, b, c]], t, cv2.LINE_8, 8)
+    polys = list(np.rint((xy[tris] - 0.5) * 256.0).astype(np.int32))
+    fill = cv2.fillConvexPoly
+    for t, poly in enumerate(polys):
+        fill(ids, poly, t, cv2.LINE_8, 8)
     if np.any(ids < 0):  # pixels missed by the rasteriser: nearest covered pixel
         miss = ids < 0
         if np.all(miss):
