@@ -291,6 +291,22 @@ def many_columns_net(seed: int) -> IntegerNetwork:
     return IntegerNetwork(ops, {"T": table}, (5,), 2, "logits")
 
 
+def tiny_net(seed: int) -> IntegerNetwork:
+    """Degenerate sizes: a 3x3 kernel on a padded 1x1 image, shift 0, single-tap pools, a
+    threshold activation without boundaries (one level)."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(-50, 50, size=(4, 5)).astype(np.int32)
+    ops = (
+        Conv("input", "a", "T", rng.integers(0, 5, size=(3, 3, 2, 3)), (2, 2), (1, 1, 1, 1)),
+        ShiftActivation("a", "x", 0, -60, rng.integers(0, 4, size=120), 4),
+        MaxPool("x", "m", (1, 1), (1, 1)),
+        Lookup("m", "v", rng.integers(-99, 99, size=4), kind="value"),
+        SumPool("v", "s", (1, 1), (1, 1)),
+        ThresholdActivation("s", "one", np.zeros(0, np.int64)),
+    )
+    return IntegerNetwork(ops, {"T": table}, (1, 1, 2), 4, "s")
+
+
 def topology_net(seed: int) -> IntegerNetwork:
     """Odd graphs: an add of a buffer with itself, accumulators read twice (no fusion), the
     output buffer read by later ops, a dead buffer, an output that is not the last op."""
@@ -316,6 +332,7 @@ def copy_net(seed: int) -> IntegerNetwork:
 
 
 NETS = {
+    "tiny": (tiny_net, 4),
     "columns": (many_columns_net, 2),
     "aligned": (aligned_net, 3),
     "topology": (topology_net, 9),
