@@ -438,6 +438,50 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     assert not list(tmp_path.glob("*.c"))
 
 
+# --- every zoo model of mulfree-quant ----------------------------------------------------------
+
+MULFREE_ZOO = ("alexnet", "lenet5", "mlp", "mobilenet", "resnet")
+
+
+@pytest.fixture(scope="module")
+def fashion_raw() -> np.ndarray:
+    from fourfold_common.data import load_fashion_mnist
+
+    return load_fashion_mnist("test").images[:16, :, :, None]
+
+
+@needs_cc
+@pytest.mark.parametrize("name", MULFREE_ZOO)
+def test_mulfree_quant_zoo_model_in_c_matches_executor(name, fashion_raw, tmp_path):
+    """An untrained zoo twin (40 entries: 8 x 5 levels), weights re-clustered and snapped,
+    activations calibrated on real images, exported by mulfree-quant, then to C."""
+    mq = pytest.importorskip("mulfree_quant")
+
+    assert set(MULFREE_ZOO) == set(mq.ZOO)
+    twin = mq.to_table_based(mq.zoo_model(name), mq.QuantConfig.for_entries(40, "laplacian"))
+    mq.recluster_weights(twin)
+    mq.snap_weights(twin)
+    mq.calibrate_activations(twin, fashion_raw.astype(np.float32) / np.float32(255), passes=1)
+    network = mq.export(twin)
+    cname = f"mq_{name}"
+    export, _ = check_bit_identical(network, fashion_raw, tmp_path, cname)
+    typedefs = {f"{cname}_input_t", f"{cname}_output_t"}
+    assert arithmetic_violations(export.source.read_text(), typedefs) == []
+    assert export.flash_parts["weights"] < export.float32_bytes / 10  # 3-bit indices
+
+
+def test_mulfree_quant_cli_export_c(tmp_path, capsys):
+    cli = pytest.importorskip("mulfree_quant._cli")
+    artifact = engine.save(spatial_net(4), tmp_path / "net.ffi")
+    out = tmp_path / "c"
+    assert cli.main(["export-c", "--artifact", str(artifact), "--out", str(out)]) == 0
+    assert (out / "net.c").read_text() == export_c(artifact, tmp_path / "d").source.read_text()
+    assert "flash" in capsys.readouterr().out
+    bad_name = ["export-c", "--artifact", str(artifact), "--out", str(out), "--name", "9"]
+    assert cli.main(bad_name) == 2
+    assert "C identifier" in capsys.readouterr().err
+
+
 # --- every model family of discrete-nets -------------------------------------------------------
 
 DISCRETE_ARCHITECTURES = ("autoencoder", "cnn", "mlp")

@@ -112,6 +112,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_c(args: argparse.Namespace) -> int:
+    from fourfold_common import engine
+    from mulfree_quant import MulfreeError
+
+    try:
+        result = engine.export_c(args.artifact, args.out, name=args.name)
+    except engine.ArtifactError:
+        raise
+    except engine.EngineError as error:
+        raise MulfreeError(str(error)) from error
+    print(
+        f"wrote {result.source} and {result.header}: {result.function}(), "
+        f"flash {result.flash_bytes} B, RAM {result.ram_bytes} B, "
+        f"float32 weights {result.float32_bytes} B"
+    )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from mulfree_quant._pipeline import demo_rows, format_demo
 
@@ -179,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="compactness report of an artifact")
     report.add_argument("--artifact", required=True)
     report.set_defaults(handler=_report)
+
+    export_c = commands.add_parser("export-c", help="C99 source and header of an artifact")
+    export_c.add_argument("--artifact", required=True)
+    export_c.add_argument("--out", required=True, help="folder for <name>.c and <name>.h")
+    export_c.add_argument("--name", default="net", help="C identifier of the files and symbols")
+    export_c.set_defaults(handler=_export_c)
 
     demo = commands.add_parser("demo", help="offline demo on digits: accuracy/compactness table")
     demo.add_argument("--dataset", choices=DATASETS, default="digits")
