@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 # This file shares its name with the package: drop its own folder from the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from flax import nnx  # noqa: E402
 
 from discrete_nets import (  # noqa: E402
     ActivationSpec,
@@ -30,6 +33,8 @@ from discrete_nets import (  # noqa: E402
     ModelConfig,
     Split,
     TrainConfig,
+    build_model,
+    cluster_arrays,
     evaluate,
     export_network,
     load_data,
@@ -185,6 +190,44 @@ def run_cell(
     return record
 
 
+MEMORY_MODELS = {
+    "digits-autoencoder 64-32-64": ModelConfig("autoencoder", (8, 8), 10, (32,)),
+    "fmnist-lenet5": ModelConfig("cnn", (28, 28), 10, (120, 84), (6, 16), 5),
+    "fmnist-mlp 784-256-128-10": ModelConfig("mlp", (28, 28), 10, (256, 128)),
+    "wide mlp 784-1024-1024-10": ModelConfig("mlp", (28, 28), 10, (1024, 1024)),
+}
+MEMORY_CELLS = ((32, 1000), (32, 256), (8, 16), (2, 2))
+
+
+def memory_only(config: ModelConfig, a: int, w: int) -> float:
+    """Artifact / float32 bytes of an architecture: depends only on its shapes, |A| and |W|.
+
+    The weights are the initial ones clustered once (the size of the artifact does not depend
+    on the trained values beyond the table entries' bit width).
+    """
+    model = build_model(config.with_activation(ActivationSpec("tanh", a)))
+    graphdef, state = nnx.split(model)
+    leaves, treedef = jax.tree.flatten(state)
+    levels, indices = cluster_arrays([np.asarray(x) for x in leaves], ClusterSchedule(w))
+    snapped = [levels[i].astype(np.float32) for i in indices]
+    model = nnx.merge(graphdef, jax.tree.unflatten(treedef, snapped))
+    return memory_report(export_network(model, levels, 256)).ratio
+
+
+def memory_table() -> tuple[str, dict[str, dict[str, float]]]:
+    figures: dict[str, dict[str, float]] = {}
+    header = "| model | params | " + " | ".join(f"A={a}, W={w}" for a, w in MEMORY_CELLS) + " |"
+    lines = [header, "|---|---|" + "---|" * len(MEMORY_CELLS)]
+    for name, config in MEMORY_MODELS.items():
+        params = sum(int(np.size(x)) for x in jax.tree.leaves(nnx.state(build_model(config))))
+        row = {f"A{a}_W{w}": memory_only(config, a, w) for a, w in MEMORY_CELLS}
+        figures[name] = {"params": params, **row}
+        lines.append(
+            f"| {name} | {params} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |"
+        )
+    return "\n".join(lines), figures
+
+
 def _metric(config: ModelConfig, outputs: np.ndarray, test: Split, a: int) -> float:
     if config.is_classifier:
         return float(np.mean(outputs.argmax(axis=1) == test.labels))
@@ -238,8 +281,12 @@ def heatmap(by_study: dict[str, list[dict[str, Any]]], path: Path) -> None:
         for i in range(len(a_values)):
             for j in range(len(w_values)):
                 if np.isfinite(grid[i, j]):
+                    rgba = image.cmap(image.norm(grid[i, j]))
+                    shade = (
+                        "k" if 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] > 0.5 else "w"
+                    )
                     axis.text(
-                        j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="w", fontsize=8
+                        j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color=shade, fontsize=8
                     )
         fig.colorbar(image, ax=axis)
     fig.tight_layout()
@@ -292,6 +339,7 @@ def write_outputs(
     total: float,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    cell_seconds = sum(r.get("seconds", 0.0) for records in by_study.values() for r in records)
     lines = [
         "# discrete-nets benchmark",
         "",
@@ -300,7 +348,8 @@ def write_outputs(
         "",
         f"```bash\n{command.strip()}\n```",
         "",
-        f"Wall time of this invocation: {total:.0f} s (cached cells cost nothing).",
+        f"Wall time of this invocation: {total:.0f} s; compute in the cells (summed over "
+        f"every cell, cached or not): {cell_seconds:.0f} s.",
         "",
     ]
     summary = []
@@ -308,6 +357,15 @@ def write_outputs(
         records = by_study[study.name]
         float_record = next(r for r in records if r["activation_levels"] is None)
         metric = float_record["metric"]
+        sizes = sorted({r["test_inputs"] for r in records if "test_inputs" in r})
+        if len(sizes) == 1:
+            coverage = f"every cell on the full test set of {sizes[0]} inputs"
+        else:
+            coverage = (
+                f"cells {list(study.full_integer)} on the full test set of {sizes[-1]} inputs, "
+                f"the others on its first {sizes[0]}; the exact integer-unit simulation covers "
+                "the full set in every cell (json: metric_integer_sim_full)"
+            )
         lines += [
             f"## {study.name} ({study.dataset}, {study.config.arch}, hidden {study.config.hidden}, "
             f"{study.epochs} epochs, activation {study.config.activation.name})",
@@ -318,9 +376,7 @@ def write_outputs(
             "",
             grid_table(records, "metric_simulated"),
             "",
-            f"Integer executor {metric} "
-            f"(full test set for {list(study.full_integer) or 'all cells'}, "
-            f"else the first {study.integer_subset} test inputs):",
+            f"Integer executor {metric} ({coverage}):",
             "",
             grid_table(records, "metric_integer"),
             "",
@@ -371,12 +427,29 @@ def write_outputs(
             f"{r.get('memory_ratio', float('nan')):.3f} |"
         )
     lines.append("")
+    memory_text, memory_figures = memory_table()
+    lines += [
+        "## Deployed memory by architecture",
+        "",
+        "Artifact bytes (bit-packed indices, global table, boundaries, input lookup, header and "
+        "checksum) over float32 weight bytes. The size depends only on the architecture, |A| "
+        "and |W| (and the table entries' width), so it is measured on each architecture's "
+        "initial weights clustered once; the first three rows are the models trained above.",
+        "",
+        memory_text,
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
     atomic_write_text(out / f"{name}.md", text)
     write_run_record(
         out / f"{name}.json",
-        make_run_record(name, {"studies": [s.name for s in chosen]}, by_study, command=command),
+        make_run_record(
+            name,
+            {"studies": [s.name for s in chosen]},
+            {**by_study, "memory": memory_figures},
+            command=command,
+        ),
     )
     try:
         heatmap(by_study, out / f"{name}.png")

@@ -147,3 +147,18 @@ def test_executor_module_has_no_float_literal() -> None:
     constants = [n for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     assert constants
     assert not [n for n in constants if isinstance(n.value, float)]
+
+
+def test_narrower_accumulator_gives_smaller_artifact(trained_mlp) -> None:  # type: ignore[no-untyped-def]
+    result, test = trained_mlp.result, trained_mlp.test
+    wide = export_network(result.model, result.weight_levels, RAW)
+    narrow = export_network(result.model, result.weight_levels, RAW, accumulator_bits=20)
+    assert narrow.metadata["shift"] < wide.metadata["shift"]
+    assert memory_report(narrow).table_bytes < memory_report(wide).table_bytes
+    raw = raw_pixels(test.images, RAW)
+    integer = run_integer(narrow, raw)
+    simulated = simulate_integer(result.model, result.weight_levels, raw, RAW, accumulator_bits=20)
+    np.testing.assert_array_equal(integer, simulated)
+    assert np.abs(integer).max() < 2**19
+    with pytest.raises(ExportError, match="accumulator_bits"):
+        export_network(result.model, result.weight_levels, RAW, accumulator_bits=40)
