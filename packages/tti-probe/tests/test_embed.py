@@ -268,3 +268,26 @@ def test_bad_inputs_raise_one_clear_error(image_files: list[Path], tmp_path: Pat
         ClipEmbedder(tmp_path / "no-model", local_files_only=True)
     with pytest.raises(ModelLoadError, match="cannot load"):
         ClipEmbedder(tmp_path, local_files_only=True)
+
+
+def test_bfloat16_generation_and_embedding_agree_with_float32(
+    tiny_sd: Path, tiny_clip: Path, tmp_path: Path
+) -> None:
+    features = {}
+    for dtype in ("float32", "bfloat16"):
+        config = GenerationConfig(
+            str(tiny_sd),
+            guidance_scales=(2.0,),
+            images_per_prompt=2,
+            num_inference_steps=2,
+            device="cpu",
+            dtype=dtype,
+            local_files_only=True,
+        )
+        manifest = generate([ClassSpec("cat")], config, tmp_path / dtype, progress=False)
+        embedder = ClipEmbedder(tiny_clip, dtype=dtype, local_files_only=True)
+        assert str(embedder.model.dtype) == f"torch.{dtype}"
+        features[dtype] = embed_manifest(manifest, embedder, progress=False).embeddings
+    assert features["bfloat16"].dtype == np.float32
+    cosines = np.sum(features["float32"] * features["bfloat16"], axis=1)
+    assert np.all(cosines > 0.95), cosines
