@@ -322,6 +322,8 @@ def test_rebuild_manifest_from_pngs(tiny_sd: Path, tmp_path: Path) -> None:
         ({"height": 30}, "multiple of 8"),
         ({"dtype": "int8"}, "dtype"),
         ({"strategies": ()}, "strategies"),
+        ({"strategies": ("photo", "photo")}, "duplicate strategies"),
+        ({"strategies": ("photos",)}, "unknown prompt strategy"),
     ],
 )
 def test_invalid_config_is_one_clear_error(overrides: dict[str, object], message: str) -> None:

@@ -45,7 +45,7 @@ from tti_probe._models import (
     require,
     resolve_device,
 )
-from tti_probe._prompts import get_strategy
+from tti_probe._prompts import PromptError, get_strategy
 
 
 class GenerationError(RuntimeError):
@@ -129,8 +129,13 @@ class GenerationConfig:
             raise GenerationError("invalid GenerationConfig: " + "; ".join(problems))
         if len(set(self.guidance_scales)) != len(self.guidance_scales):
             raise GenerationError(f"duplicate guidance scales {self.guidance_scales}")
+        if len(set(self.strategies)) != len(self.strategies):
+            raise GenerationError(f"duplicate strategies {self.strategies}")
         for strategy in self.strategies:
-            get_strategy(strategy)
+            try:
+                get_strategy(strategy)
+            except PromptError as error:
+                raise GenerationError(f"invalid GenerationConfig: {error}") from error
 
     def num_images(self, num_classes: int) -> int:
         """Number of images the run makes for ``num_classes`` classes."""
