@@ -268,6 +268,8 @@ def test_bad_inputs_raise_one_clear_error(image_files: list[Path], tmp_path: Pat
         ClipEmbedder(tmp_path / "no-model", local_files_only=True)
     with pytest.raises(ModelLoadError, match="cannot load"):
         ClipEmbedder(tmp_path, local_files_only=True)
+    with pytest.raises(ModelLoadError, match="cannot load"):  # a hub id absent offline
+        ClipEmbedder("fourfold-tests/no-such-clip", local_files_only=True)
 
 
 def test_bfloat16_generation_and_embedding_agree_with_float32(

@@ -339,3 +339,5 @@ def test_missing_model_directory_is_a_clear_error(tmp_path: Path) -> None:
     not_a_pipeline.mkdir()
     with pytest.raises(ModelLoadError, match="cannot load"):
         load_pipeline(not_a_pipeline, local_files_only=True)
+    with pytest.raises(ModelLoadError, match="cannot load"):  # a hub id absent offline
+        load_pipeline("fourfold-tests/no-such-pipeline", local_files_only=True)
