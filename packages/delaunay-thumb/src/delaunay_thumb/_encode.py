@@ -65,14 +65,14 @@ class EffortConfig:
 
 EFFORTS: dict[int, EffortConfig] = {
     0: EffortConfig(48, (6,), (0, 4, 8, 12), (0.0,), 0, 4, 0, 1),
-    1: EffortConfig(64, (6,), (6, 8, 10, 12, 14, 15), (0.0,), 1, 4, 1, 1),
-    2: EffortConfig(64, (4, 6, 8), (6, 8, 10, 12, 14, 15), (0.0, 0.3), 2, 8, 1, 1),
-    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(3, 16)), (0.0, 0.2, 0.35), 4, 8, 3, 3),
+    1: EffortConfig(64, (6,), (6, 8, 10, 11, 12, 13, 14, 15), (0.0,), 1, 4, 1, 1),
+    2: EffortConfig(64, (4, 6, 8), (6, 8, 10, 11, 12, 13, 14, 15), (0.0, 0.3), 2, 8, 1, 1),
+    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(3, 16)), (0.0, 0.2, 0.35), 3, 8, 3, 3),
 }
 
 
 def _chroma_code(qy_code: int) -> int:
-    target = 1.5 * QSTEPS[qy_code]
+    target = 1.0 * QSTEPS[qy_code]
     return int(np.argmin([abs(q - target) for q in QSTEPS]))
 
 
@@ -225,8 +225,23 @@ def _polish(
     colour_of = {p: fit.colours[i] for i, p in enumerate(sorted_pts)}
     cols = np.array([colour_of[p] for p in pts])
     moved = optimise_positions(prob.image, prob.grid, pts, cols, sweeps, moves)
+    data, mse = _make(prob, _sorted_points(moved), qy, qc, deadzone, REFINE)
+    if len(data) <= budget:
+        # Spend any slack on the next vertices of the insertion order.
+        used = set(moved)
+        extra = [p for p in order[n:] if p not in used]
+        best = _Candidate(data, mse)
+        step = 1
+        while extra[:step] and step <= len(extra):
+            data, mse = _make(prob, _sorted_points(moved + extra[:step]), qy, qc, deadzone, REFINE)
+            if len(data) > budget:
+                break
+            if mse < best.mse:
+                best = _Candidate(data, mse)
+            step += 1
+        return best
     # Drop the latest-inserted vertices until the stream fits.
-    m = len(moved)
+    m = len(moved) - 1
     while m >= 4:
         data, mse = _make(prob, _sorted_points(moved[:m]), qy, qc, deadzone, REFINE)
         if len(data) <= budget:

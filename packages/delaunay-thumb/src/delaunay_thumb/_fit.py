@@ -138,7 +138,7 @@ def quantise_predictive(
         ``(n, 3)`` quantiser indices.
 
     Example:
-        >>> cols = np.array([[100.0], [104.0]])
+        >>> cols = np.array([[100.0], [103.0]])
         >>> quantise_predictive(cols, [[], [0]], 2, 2, True, 0.4)[:, 0].tolist()
         [25, 25]
     """

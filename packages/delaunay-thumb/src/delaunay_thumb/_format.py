@@ -20,7 +20,7 @@ VERSION = 0
 #: Grid long-side sizes (number of grid points), indexed by the 4-bit header code.
 GRID_LONG: tuple[int, ...] = (8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256)
 #: Quantiser steps of luma and chroma, indexed by 4-bit codes.
-QSTEPS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 24, 28, 32)
+QSTEPS: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48)
 #: Upper bound on the number of vertices a stream may declare (decoder safety cap).
 MAX_VERTICES = 4096
 _N_EG_ORDER = 4
