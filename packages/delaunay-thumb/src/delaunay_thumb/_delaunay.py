@@ -82,12 +82,13 @@ def _check_input(points: IntArray) -> tuple[int, int, int, int]:
     x1, y1 = int(points[:, 0].max()), int(points[:, 1].max())
     if x0 == x1 or y0 == y1:
         raise ValueError("points must span a rectangle of positive area")
-    keys = {(int(x), int(y)) for x, y in points}
-    if len(keys) != points.shape[0]:
+    span = y1 - y0 + 1
+    keys = (points[:, 0] - x0) * span + (points[:, 1] - y0)
+    if np.unique(keys).size != points.shape[0]:
         raise ValueError("points must be unique")
-    for corner in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
-        if corner not in keys:
-            raise ValueError("the four corners of the bounding box must be among the points")
+    corners = np.array([0, span - 1, (x1 - x0) * span, (x1 - x0) * span + span - 1])
+    if not np.all(np.isin(corners, keys)):
+        raise ValueError("the four corners of the bounding box must be among the points")
     return x0, y0, x1, y1
 
 

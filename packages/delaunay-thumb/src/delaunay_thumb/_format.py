@@ -257,8 +257,17 @@ def _code_colours(
     src = values.tolist()
     for i in range(n):
         nb = before[i]
+        row = cols[i]
         for ch in range(channels):
-            pred, bucket = predict([cols[j][ch] for j in nb], defaults[ch])
+            # Inline of predict() (hot loop of the decoder).
+            if nb:
+                vals = [cols[j][ch] for j in nb]
+                c = len(vals)
+                pred = (2 * sum(vals) + c) // (2 * c)
+                spread = max(vals) - min(vals)
+                bucket = 0 if spread == 0 else (1 if spread <= 2 else 2)
+            else:
+                pred, bucket = defaults[ch], 2
             if enc is not None:
                 val = src[i][ch]
                 r = val - pred
@@ -267,7 +276,7 @@ def _code_colours(
                 assert dec is not None
                 r = _decode_residual(dec.rd, models, ch, bucket)
                 val = pred + r
-            cols[i][ch] = val
+            row[ch] = val
     if dec is not None:
         dec.colours = np.array(cols, dtype=np.int64).reshape(n, 3)
     return tris
