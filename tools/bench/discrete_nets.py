@@ -65,6 +65,7 @@ class Study:
     cells: tuple[tuple[int | None, int | None], ...]
     full_integer: tuple[tuple[int, int], ...]  # cells whose integer run covers the full test set
     integer_subset: int  # test inputs of the integer run for the other cells
+    method: str = "kmeans"  # weight clusterer
 
 
 def _grid(a_values: list[int], w_values: list[int]) -> tuple[tuple[int | None, int | None], ...]:
@@ -116,9 +117,20 @@ def studies(quick: bool) -> list[Study]:
             lenet,
             2,
             2e-3,
-            ((None, None), (32, 1000)),
+            ((None, None), (32, 1000), (8, 16), (2, 2)),
             ((32, 1000),),
             2000,
+        ),
+        Study(
+            "fmnist-mlp-laplacian",
+            "fashion-mnist",
+            mlp,
+            3,
+            2e-3,
+            ((None, None), (32, 1000), (8, 16), (2, 2)),
+            ((32, 1000),),
+            2000,
+            "laplacian",
         ),
     ]
 
@@ -132,7 +144,7 @@ def run_cell(
 ) -> dict[str, Any]:
     train_split, test = data
     config = study.config.with_activation(ActivationSpec(study.config.activation.name, a))
-    schedule = ClusterSchedule(num_levels=w, every=100)
+    schedule = ClusterSchedule(num_levels=w, every=100, method=study.method)
     began = time.perf_counter()
     result = train(
         config,
@@ -368,6 +380,7 @@ def write_outputs(
             )
         lines += [
             f"## {study.name} ({study.dataset}, {study.config.arch}, hidden {study.config.hidden}, "
+            f"{study.method} weight clustering every 100 steps, "
             f"{study.epochs} epochs, activation {study.config.activation.name})",
             "",
             f"Float twin {metric}: **{float_record['metric_simulated']:.4f}**.",

@@ -57,3 +57,14 @@ def test_training_is_deterministic_and_validates(digits: tuple[Split, Split]) ->
         train(CONFIG, data.head(10), settings)
     with pytest.raises(TrainError):
         TrainConfig(epochs=0)
+
+
+def test_divergence_is_reported(digits: tuple[Split, Split]) -> None:
+    data = digits[0].head(128)
+    with pytest.raises(TrainError, match="diverged"):
+        train(
+            CONFIG,
+            data,
+            TrainConfig(1, 64, learning_rate=float("inf"), progress=False),
+            ClusterSchedule(num_levels=8, every=1),
+        )

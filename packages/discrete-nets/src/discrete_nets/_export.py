@@ -16,7 +16,7 @@ products (exact, fast); :func:`run_integer` runs the exported network in the num
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import jax
@@ -253,8 +253,6 @@ def export_network(
 
 
 def _config_json(config: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return asdict(config)
 
 

@@ -38,7 +38,10 @@ optax: Any = importlib.import_module("optax")
 
 
 class TrainError(ValueError):
-    """A training configuration or checkpoint is not usable."""
+    """A training configuration or checkpoint is not usable, or training diverged."""
+
+
+_DIVERGED = "training diverged (non-finite loss or parameters): lower the learning rate"
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def train(
 
     Raises:
         TrainError: The batch size does not split over the devices, the data is smaller than
-            one batch, or the checkpoint is unusable.
+            one batch, the checkpoint is unusable, or training diverged.
 
     Example:
         >>> from discrete_nets import ActivationSpec, ModelConfig, load_data
@@ -257,6 +260,8 @@ def train(
                     params = jax.device_put(params, replicated)
                 bar.update(1)
             losses.append(float(epoch_loss) / steps_per_epoch)
+            if not np.isfinite(losses[-1]):
+                raise TrainError(_DIVERGED)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             if path is not None:
                 _save_checkpoint(path, fingerprint, epoch + 1, (params, opt_state), levels, losses)
@@ -267,6 +272,8 @@ def train(
 def _cluster(params: Any, schedule: ClusterSchedule, progress: float) -> tuple[Any, np.ndarray]:
     leaves, treedef = jax.tree.flatten(params)
     arrays = [np.asarray(leaf) for leaf in leaves]
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise TrainError(_DIVERGED)
     levels, indices = cluster_arrays(arrays, schedule, progress)
     snapped = [levels[idx].astype(np.float32) for idx in indices]
     return jax.tree.unflatten(treedef, snapped), levels
