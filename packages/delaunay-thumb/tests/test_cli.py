@@ -91,3 +91,13 @@ def test_decode_rejects_corrupt_stream(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff")
     assert main(["decode", str(bad), "-o", str(tmp_path / "x.png")]) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_demo_writes_sheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("skimage")  # the [bench] extra
+    out = tmp_path / "demo.png"
+    args = ["demo", "--images", "coffee", "--effort", "0", "-b", "60", "--scale", "2"]
+    assert main([*args, "--peers", "-o", str(out)]) == 0
+    sheet = np.asarray(Image.open(out))
+    assert sheet.shape == (43 * 2 + 4, 64 * 2 * 2 + 4, 3)
+    assert "coffee" in capsys.readouterr().out

@@ -228,7 +228,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         h, w = thumb.shape[:2]
         data = encode(thumb, args.bytes, effort=args.effort)
         ours = decode(data, (w, h))
-        tiles = [thumb, ours]
+        s = max(1, args.scale)
+        big = (w * s, h * s)
+
+        def up(img: np.ndarray, size: tuple[int, int] = big) -> np.ndarray:
+            return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.LANCZOS))
+
+        tiles = [make_thumbnail(original, args.size * s), decode(data, big)]
         labels = [("ours", len(data), ours)]
         for peer in peers:
             try:
@@ -237,13 +243,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 print(f"  {peer.name}: {err}", file=sys.stderr)
                 res = None
             tile = res.decoded if res is not None else np.full_like(thumb, 128)
-            tiles.append(tile)
+            tiles.append(up(tile))
             if res is not None:
                 labels.append((peer.name, res.nbytes, res.decoded))
         for codec, nbytes, img in labels:
             score = f"{psnr(thumb, img):6.2f} {ssim(thumb, img):6.3f}"
             print(f"{name:22s} {codec:14s} {nbytes:5d} {score}")
-        pad = np.full((h, 4, 3), 255, np.uint8)
+        tiles = [t if t.shape[:2] == (big[1], big[0]) else up(t) for t in tiles]
+        pad = np.full((big[1], 4, 3), 255, np.uint8)
         row = [tiles[0]]
         for tile in tiles[1:]:
             row += [pad, tile]
@@ -257,7 +264,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with atomic_open(out, "wb") as fh:
         Image.fromarray(sheet).save(fh, format="PNG")
     columns = ", ".join(["original", "ours", *[p.name for p in peers]])
-    print(f"wrote {out} (columns: {columns}; {args.bytes}-byte budget)", file=sys.stderr)
+    print(
+        f"wrote {out} (columns: {columns}; {args.bytes}-byte budget; figures at {args.size} px, "
+        f"sheet at {args.scale}x: ours decoded at that size, the others upsampled with Lanczos)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -305,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images", nargs="+", default=["astronaut", "coffee", "chelsea"])
     demo.add_argument("-b", "--bytes", type=int, default=200)
     demo.add_argument("--size", type=int, default=64, help="thumbnail longest side")
+    demo.add_argument(
+        "--scale", type=int, default=3, help="display scale of the sheet (ours decoded natively)"
+    )
     demo.add_argument("--effort", type=int, choices=efforts, default=DEFAULT_EFFORT)
     demo.add_argument("--peers", nargs="*", default=["webp-file", "avif-payload", "thumbhash"])
     demo.add_argument("-o", "--output", default="delaunay-thumb-demo.png")
