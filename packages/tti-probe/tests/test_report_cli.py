@@ -105,3 +105,48 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:  # type: ignor
     assert "no such file" in err
     (tmp_path / "bad.json").write_text("not json")
     assert main(["report", str(tmp_path / "bad.json")]) == 2
+
+
+def test_cli_analyze_two_embedded_sets(world, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    d = world.data
+    # The natural file lists its classes in another order and one extra class.
+    order = [2, 0, 1, 3, 5, 4]
+    names = [d.class_names[i] for i in order] + ["extra"]
+    inverse = np.argsort(order)
+    np.savez(
+        tmp_path / "syn.npz",
+        embeddings=d.synthetic,
+        labels=d.synthetic_labels,
+        class_names=np.array(d.class_names),
+        class_text=d.text,
+    )
+    np.savez(
+        tmp_path / "nat.npz",
+        embeddings=np.concatenate([d.natural, d.natural[:3]]),
+        labels=np.concatenate([inverse[d.natural_labels], [6, 6, 6]]),
+        class_names=np.array(names),
+    )
+    from tti_probe import probe_data_from_sets
+
+    paired = probe_data_from_sets(tmp_path / "syn.npz", tmp_path / "nat.npz")
+    np.testing.assert_array_equal(paired.natural_labels, d.natural_labels)
+    np.testing.assert_array_equal(paired.natural, d.natural)
+    out = tmp_path / "out2"
+    args = ["analyze", str(tmp_path / "syn.npz"), "--natural", str(tmp_path / "nat.npz")]
+    assert main([*args, "--out", str(out), "--probes", "--no-pooled", "--quiet"]) == 0
+    assert "crane: ambiguity" in capsys.readouterr().out
+
+
+def test_demo_without_the_pipeline_pass(tmp_path: Path) -> None:
+    from tti_probe import run_demo
+
+    result = run_demo(
+        tmp_path, pipeline=False, progress=False, num_classes=6, per_class=60, dim=32, seed=1
+    )
+    assert all(row.detected and not row.also_flagged for row in result.detection)
+    assert len(result.sweep.points) == 8
+    assert result.report.html.is_file()
+    assert result.pipeline_report is None
+    assert "skipped" in result.pipeline_note
+    page = result.report.html.read_text(encoding="utf-8")
+    assert "Sweep: diversity vs accuracy" in page

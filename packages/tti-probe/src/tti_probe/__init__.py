@@ -32,6 +32,7 @@ from tti_probe._analysis_inputs import (
     as_embeddings,
     l2_normalize,
     load_npz,
+    probe_data_from_sets,
     save_npz,
 )
 from tti_probe._analysis_sweep import Sweep, SweepCondition, SweepPoint, sweep
@@ -197,6 +198,7 @@ __all__ = [
     "nearest_rows",
     "pair_statistics",
     "plan_images",
+    "probe_data_from_sets",
     "prompt_collisions",
     "rebuild_manifest",
     "render_html",

@@ -56,7 +56,6 @@ def _init_means(z: jax.Array, w: jax.Array, key: jax.Array, k: int) -> jax.Array
     return means
 
 
-@functools.partial(jax.jit, static_argnames=("max_k", "iterations"))
 def _fit_mixture(
     z: jax.Array, w: jax.Array, keys: jax.Array, k: jax.Array, *, max_k: int, iterations: int
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -93,6 +92,14 @@ def _fit_mixture(
     logliks, resps, means, variances = jax.vmap(fit)(keys)
     best = jnp.argmax(logliks)
     return logliks[best], resps[best], means[best], variances[best]
+
+
+@functools.partial(jax.jit, static_argnames=("max_k", "iterations"))
+def _fit_all(
+    z: jax.Array, w: jax.Array, keys: jax.Array, ks: jax.Array, *, max_k: int, iterations: int
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """:func:`_fit_mixture` for every number of modes in ``ks`` at once (one dispatch)."""
+    return jax.vmap(lambda k: _fit_mixture(z, w, keys, k, max_k=max_k, iterations=iterations))(ks)
 
 
 def _separated(means: np.ndarray, variances: np.ndarray, minimum: float) -> bool:
@@ -183,23 +190,27 @@ def count_modes(
     p = z.shape[1]
     bic = np.full(max_modes, np.inf)
     best_resp = np.zeros((n, 1), np.float32)
-    for k in range(1, min(max_modes, n // 2) + 1):
-        loglik, resp, means, variances = _fit_mixture(
+    ks = np.arange(1, min(max_modes, n // 2) + 1)
+    logliks, resps, all_means, all_vars = (
+        np.asarray(a)
+        for a in _fit_all(
             jnp.asarray(zp),
             jnp.asarray(w),
             keys,
-            jnp.asarray(k),
+            jnp.asarray(ks),
             max_k=max_modes,
             iterations=iterations,
         )
-        resp_k = np.asarray(resp)[:n, :k]
+    )
+    for i, k in enumerate(ks):
+        resp_k = resps[i, :n, :k]
         hard = np.bincount(np.argmax(resp_k, axis=1), minlength=k) / n
         if k > 1 and (
             np.min(hard) < min_fraction
-            or not _separated(np.asarray(means)[:k], np.asarray(variances)[:k], min_separation)
+            or not _separated(all_means[i, :k], all_vars[i, :k], min_separation)
         ):
             continue
-        score = -2.0 * float(loglik) + (2 * k * p + k - 1) * np.log(n)
+        score = -2.0 * float(logliks[i]) + (2 * k * p + k - 1) * np.log(n)
         if np.isfinite(score):
             bic[k - 1] = score
             if score <= np.min(bic):

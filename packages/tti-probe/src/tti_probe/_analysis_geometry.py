@@ -71,9 +71,10 @@ def class_centroids(x: np.ndarray, labels: np.ndarray, num_classes: int) -> np.n
         >>> class_centroids(np.array([[2.0, 0.0], [0.0, 3.0]]), np.array([0, 0]), 2)[0].tolist()
         [0.5, 0.5]
     """
-    u = l2_normalize(x).astype(np.float64)
+    u = l2_normalize(x)
     sums = np.zeros((num_classes, u.shape[1]))
-    np.add.at(sums, labels, u)
+    for c in range(num_classes):
+        sums[c] = u[labels == c].sum(axis=0, dtype=np.float64)
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[:, None]

@@ -260,3 +260,53 @@ def load_npz(path: str | Path) -> ProbeData:
         sense_names=content.get("sense_names", ()),
         sense_text=content.get("sense_text"),
     )
+
+
+def _read_set(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            content = {key: archive[key] for key in archive.files}
+    except FileNotFoundError as error:
+        raise ProbeInputError(f"{path}: no such file") from error
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ProbeInputError(f"{path}: not a readable .npz archive ({error})") from error
+    missing = [k for k in ("embeddings", "labels", "class_names") if k not in content]
+    if missing:
+        raise ProbeInputError(f"{path}: missing keys {missing} (not an embedded set)")
+    return content
+
+
+def probe_data_from_sets(synthetic: str | Path, natural: str | Path) -> ProbeData:
+    """Pair two embedded-set ``.npz`` files (as written by ``tti-probe embed``) into a ProbeData.
+
+    Each file holds ``embeddings``, ``labels``, ``class_names`` and optionally ``class_text``
+    (one prompt embedding per class). The classes are those of the synthetic set; natural
+    classes are matched by name (natural classes absent from the synthetic set are dropped),
+    and the class text comes from the synthetic file, else from the natural one.
+
+    Raises:
+        ProbeInputError: Unreadable files, missing keys, or a synthetic class with no natural
+            counterpart.
+    """
+    syn = _read_set(Path(synthetic))
+    nat = _read_set(Path(natural))
+    names = [str(n) for n in syn["class_names"]]
+    nat_names = [str(n) for n in nat["class_names"]]
+    lookup = {n: i for i, n in enumerate(nat_names)}
+    missing = [n for n in names if n not in lookup]
+    if missing:
+        raise ProbeInputError(f"natural set lacks classes {missing[:5]} of the synthetic set")
+    remap = np.full(len(nat_names), -1, np.int64)
+    for i, n in enumerate(names):
+        remap[lookup[n]] = i
+    nat_labels = np.asarray(nat["labels"], np.int64)
+    if nat_labels.size and (nat_labels.min() < 0 or nat_labels.max() >= len(nat_names)):
+        raise ProbeInputError(f"{natural}: labels out of range")
+    mapped = remap[nat_labels]
+    keep = mapped >= 0
+    text = syn.get("class_text")
+    if text is None and "class_text" in nat:
+        text = nat["class_text"][[lookup[n] for n in names]]
+    return ProbeData.create(
+        names, syn["embeddings"], syn["labels"], nat["embeddings"][keep], mapped[keep], text=text
+    )

@@ -24,10 +24,20 @@ def _images(args: argparse.Namespace, class_names: Sequence[str]) -> object:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from tti_probe import AnalysisConfig, ProbeInputError, analyze, load_npz, write_report
+    from tti_probe import (
+        AnalysisConfig,
+        ProbeInputError,
+        analyze,
+        load_npz,
+        probe_data_from_sets,
+        write_report,
+    )
 
     try:
-        data = load_npz(args.embeddings)
+        if args.natural is not None:
+            data = probe_data_from_sets(args.embeddings, args.natural)
+        else:
+            data = load_npz(args.embeddings)
         config = AnalysisConfig(
             k=args.k,
             pooled=not args.no_pooled,
@@ -114,7 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser(
         "analyze", help="run every analysis on an embeddings .npz; write JSON + HTML"
     )
-    analyze.add_argument("embeddings", help=".npz with class_names, synthetic, natural, ...")
+    analyze.add_argument(
+        "embeddings",
+        help=".npz with class_names, synthetic, natural, ... (or, with --natural, the synthetic "
+        "set written by 'tti-probe embed')",
+    )
+    analyze.add_argument(
+        "--natural", default=None, help="natural set written by 'tti-probe embed' (.npz)"
+    )
     analyze.add_argument("--out", default="tti-probe-report", help="output directory")
     analyze.add_argument("--k", type=int, default=5, help="k of the k-NN manifolds")
     analyze.add_argument(

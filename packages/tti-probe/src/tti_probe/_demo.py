@@ -210,6 +210,9 @@ def run_demo(
     seed: int = 0,
     progress: bool = True,
     command: str | None = None,
+    num_classes: int = 12,
+    per_class: int = 200,
+    dim: int = 128,
 ) -> DemoResult:
     """Run the demo: plant the four issues, detect them, sweep, report; then the tiny pipeline.
 
@@ -219,16 +222,19 @@ def run_demo(
         seed: Seed of everything.
         progress: Show progress bars.
         command: Command line recorded in the reports.
+        num_classes: Classes of the simulated world (and sweep).
+        per_class: Synthetic and natural embeddings per class.
+        dim: Embedding dimension.
 
     Returns:
         The results; ``pipeline_note`` says why the pipeline pass was skipped, if it was.
     """
     out = Path(out_dir)
-    world = simulate(seed=seed)
+    world = simulate(num_classes, per_class, dim, seed=seed)
     config = AnalysisConfig(progress=progress, seed=seed)
     analysis = analyze(world.data, config)
     rows = detection_table(analysis, world.planted)
-    swept = sweep(simulated_sweep(seed=seed))
+    swept = sweep(simulated_sweep(num_classes, per_class, dim, seed=seed))
     paths = write_report(
         analysis,
         out,

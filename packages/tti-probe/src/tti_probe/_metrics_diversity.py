@@ -1,8 +1,8 @@
 """Diversity of one embedding set: mean pairwise cosine distance, Vendi score, effective rank.
 
-All three are computed exactly from ``d x d`` moment matrices, so their cost is ``O(n d^2)``
-rather than ``O(n^2 d)``: the n x n cosine-similarity matrix ``U U^T`` (``U`` the unit rows)
-has the same non-zero eigenvalues as ``U^T U``.
+All three are computed exactly from ``min(n, d)``-sized moment matrices: the n x n
+cosine-similarity matrix ``U U^T`` (``U`` the unit rows) has the same non-zero eigenvalues as
+the d x d matrix ``U^T U``, and likewise for the centred embeddings.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ class Diversity:
 @jax.jit
 def _moments(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     unit = x / jnp.linalg.norm(x, axis=1, keepdims=True)
-    total = unit.sum(axis=0)
-    unit_gram = unit.T @ unit
     centred = x - x.mean(axis=0)
-    cov = centred.T @ centred
-    return total, unit_gram, cov, jnp.min(jnp.linalg.norm(x, axis=1))
+    # The non-zero eigenvalues of A^T A and A A^T agree: use the smaller of the two products.
+    if x.shape[0] < x.shape[1]:
+        unit_gram, cov = unit @ unit.T, centred @ centred.T
+    else:
+        unit_gram, cov = unit.T @ unit, centred.T @ centred
+    return unit.sum(axis=0), unit_gram, cov, jnp.min(jnp.linalg.norm(x, axis=1))
 
 
 def _entropy_exp(weights: np.ndarray) -> float:

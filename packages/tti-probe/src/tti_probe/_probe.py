@@ -33,7 +33,7 @@ class ProbeConfig:
 
     kind: Literal["linear", "mlp"] = "linear"
     hidden: int = 256
-    epochs: int = 20
+    epochs: int = 10
     min_steps: int = 300
     batch_size: int = 256
     learning_rate: float = 3e-3
