@@ -16,6 +16,9 @@ threshold activations). Sizes and speed do not depend on training.
 
 Usage:
     OMP_NUM_THREADS=1 python tools/bench/c_export.py [--images 2000] [--out docs/benchmarks]
+
+An interrupted run resumes: finished models are kept in ``<out>/c-export.partial.json`` (used
+when the image count and repeats match) and the file is removed at the end.
 """
 
 from __future__ import annotations
@@ -31,12 +34,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
+# The sibling benchmark scripts (tools/bench/mulfree_quant.py, discrete_nets.py) would shadow
+# the packages of the same name: drop this folder from the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-from fourfold_common import engine
-from fourfold_common.data import load_fashion_mnist
-from fourfold_common.engine import (
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from fourfold_common import engine  # noqa: E402
+from fourfold_common.data import load_fashion_mnist  # noqa: E402
+from fourfold_common.engine import (  # noqa: E402
     Add,
     Conv,
     Dense,
@@ -48,7 +55,7 @@ from fourfold_common.engine import (
     SumPool,
     ThresholdActivation,
 )
-from fourfold_common.io import atomic_write_text, make_run_record, write_run_record
+from fourfold_common.io import atomic_write_text, make_run_record, write_run_record  # noqa: E402
 
 CFLAGS = ["-std=c99", "-Wall", "-Werror", "-O2"]
 NUMPY_OF = {"uint8_t": "<u1", "uint16_t": "<u2", "int32_t": "<i4", "int64_t": "<i8"}
@@ -300,6 +307,62 @@ MODELS: dict[str, Callable[[np.ndarray], IntegerNetwork]] = {
 }
 
 
+def zoo_models() -> dict[str, Callable[[np.ndarray], IntegerNetwork]]:
+    """The packages' own models, exported by the packages, when they are installed.
+
+    mulfree-quant: every ``ZOO`` model as an untrained table twin with 40 entries per layer
+    (8 activation x 5 weight levels, Laplacian placement), weights re-clustered and snapped,
+    activations calibrated on the calibration images, exported. discrete-nets: the MLP and the
+    LeNet-style CNN at their default sizes, |A| = 32, parameters snapped to |W| = 1000 shared
+    values (the clustering step every training run ends on), exported. Sizes and speed do not
+    depend on training.
+    """
+    models: dict[str, Callable[[np.ndarray], IntegerNetwork]] = {}
+    try:
+        import mulfree_quant as mq
+    except ImportError:
+        mq = None
+    if mq is not None:
+        for name in sorted(mq.ZOO):
+
+            def build_mq(images: np.ndarray, name: str = name) -> IntegerNetwork:
+                twin = mq.to_table_based(
+                    mq.zoo_model(name), mq.QuantConfig.for_entries(40, "laplacian")
+                )
+                mq.recluster_weights(twin)
+                mq.snap_weights(twin)
+                mq.calibrate_activations(twin, images.astype(np.float32) / 255, passes=1)
+                return mq.export(twin)
+
+            models[f"zoo-mq-{name}"] = build_mq
+    try:
+        import jax
+        from flax import nnx
+
+        import discrete_nets as dn
+    except ImportError:
+        dn = None
+    if dn is not None:
+        for arch in ("mlp", "cnn"):
+
+            def build_dn(images: np.ndarray, arch: str = arch) -> IntegerNetwork:
+                del images
+                config = dn.ModelConfig(
+                    arch, (28, 28), 10, activation=dn.ActivationSpec("tanh", 32)
+                )
+                graphdef, params, rest = nnx.split(dn.build_model(config), nnx.Param, ...)
+                leaves, treedef = jax.tree.flatten(params)
+                levels, indices = dn.cluster_arrays(
+                    [np.asarray(leaf) for leaf in leaves], dn.ClusterSchedule(num_levels=1000)
+                )
+                snapped = [levels[index].astype(np.float32) for index in indices]
+                model = nnx.merge(graphdef, jax.tree.unflatten(treedef, snapped), rest)
+                return dn.export_network(model, levels, raw_levels=256)
+
+            models[f"zoo-dn-{arch}"] = build_dn
+    return models
+
+
 def code_bytes(obj: Path) -> dict[str, int]:
     """Sizes of the sections of a compiled object (``size -A``)."""
     text = subprocess.run(["size", "-A", str(obj)], capture_output=True, text=True, check=True)
@@ -313,6 +376,7 @@ def code_bytes(obj: Path) -> dict[str, int]:
 
 def measure(name: str, net: IntegerNetwork, inputs: np.ndarray, repeats: int, work: Path) -> dict:
     cname = name.replace("-", "_")
+    inputs = inputs.reshape(len(inputs), *net.input_shape)  # discrete-nets MLPs take flat pixels
     export = engine.export_c(net, work, name=cname)
     driver = work / f"{cname}_bench.c"
     driver.write_text(
@@ -379,11 +443,16 @@ def markdown(rows: list[dict], command: str, images: int, repeats: int) -> str:
         "run. C: `cc -std=c99 -Wall -Werror -O2`, one image per `predict` call. numpy: "
         "`fourfold_common.engine.run`, batches of 256. `C speed-up` = numpy time / C time.",
         "",
-        "Models: the zoo architectures at Fashion-MNIST scale with random integer tables and "
-        "weight indices (activations calibrated on real images); sizes and speed do not depend "
-        "on training. `mq-*`: mulfree-quant style (16 activation x 16 weight levels, a table per "
-        "layer, shift activations); `dn-*`: discrete-nets style (|A| = 32, |W| = 1000, one "
-        "global table with a bias row, threshold activations).",
+        "Models (sizes and speed do not depend on training). `zoo-mq-*`: mulfree-quant's own "
+        "zoo, untrained twins with 40 table entries per layer (8 activation x 5 weight levels, "
+        "3-bit weights), weights snapped, activations calibrated on the calibration images, "
+        "exported by mulfree-quant. `zoo-dn-*`: discrete-nets' MLP and LeNet-style CNN at their "
+        "default sizes, |A| = 32, parameters snapped to |W| = 1000 shared values (10-bit "
+        "indices, one global table), exported by discrete-nets. `mq-*` / `dn-*`: the same "
+        "families built here with random integer tables and weight indices (activations "
+        "calibrated on real images): `mq-*` 16 x 16 levels (4-bit weights), a table per layer, "
+        "shift activations; `dn-*` |A| = 32, |W| = 1000, one global table with a bias row, "
+        "threshold activations.",
         "",
         "Flash: bytes of the generated `const` arrays (tables at their smallest integer width, "
         "weight and bias indices bit-packed); code: `.text` of the compiled object (x86-64, "
@@ -409,9 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    available = MODELS | zoo_models()
+    parser.add_argument("--models", nargs="*", default=list(available), choices=list(available))
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     if shutil.which("cc") is None or shutil.which("size") is None:
         print("needs a C compiler (cc) and binutils (size) on PATH", file=sys.stderr)
         return 2
@@ -420,16 +491,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     train = load_fashion_mnist("train").images[:256, :, :, None]
     test = load_fashion_mnist("test").images[: args.images, :, :, None]
-    rows = []
+    # Resume: finished models (C and numpy measured side by side) are kept in a partial file.
+    partial = args.out / "c-export.partial.json"
+    key = {"images": len(test), "repeats": args.repeats}
+    done: dict[str, dict] = {}
+    if partial.exists():
+        saved = json.loads(partial.read_text())
+        if saved.get("key") == key:
+            done = saved["rows"]
     with tempfile.TemporaryDirectory() as work:
         for name in tqdm(args.models, desc="models"):
-            net = MODELS[name](train)
-            row = measure(name, net, test, args.repeats, Path(work))
-            rows.append(row)
-            tqdm.write(json.dumps({k: v for k, v in row.items() if k != "flash_parts"}))
+            if name not in done:
+                net = available[name](train)
+                done[name] = measure(name, net, test, args.repeats, Path(work))
+                atomic_write_text(partial, json.dumps({"key": key, "rows": done}))
+            tqdm.write(json.dumps({k: v for k, v in done[name].items() if k != "flash_parts"}))
+    rows = [done[name] for name in args.models]
     text = markdown(rows, command.strip(), len(test), args.repeats)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "c-export.md", text)
     record = make_run_record(
         "c-export bench",
@@ -439,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         command=command.strip(),
     )
     write_run_record(args.out / "c-export.json", record)
+    partial.unlink()
     return 0 if all(row["bit_identical"] for row in rows) else 1
 
 
