@@ -321,6 +321,8 @@ def format_markdown(
 def plot_rate_distortion(result: BenchmarkResult, path: str | Path) -> Path:
     """Write a PSNR-versus-bytes plot, one panel per thumbnail size, as PNG (atomically).
 
+    A codec's point at a budget is drawn only if it coded every image within that budget.
+
     Needs matplotlib (the ``bench`` extra).
     """
     import matplotlib
@@ -336,7 +338,11 @@ def plot_rate_distortion(result: BenchmarkResult, path: str | Path) -> Path:
     for axis, size in zip(axes[0], sizes, strict=True):
         for codec in result.config.codecs:
             rows = [r for r in result.rows if r.codec == codec and r.size == size]
-            budgeted = sorted((r for r in rows if r.budget is not None), key=lambda r: r.mean_bytes)
+            complete = len(result.config.images)  # a mean over fewer images would mislead
+            budgeted = sorted(
+                (r for r in rows if r.budget is not None and r.count == complete),
+                key=lambda r: r.mean_bytes,
+            )
             label = _LABELS.get(codec, codec)
             if budgeted:
                 style = "o-" if codec != "ours" else "s-"
@@ -366,7 +372,7 @@ def plot_rate_distortion(result: BenchmarkResult, path: str | Path) -> Path:
         axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel("bytes (mean over images)")
         axis.set_ylabel("PSNR dB (RGB)")
-        axis.set_title(f"{size} px thumbnails")
+        axis.set_title(f"{size} px thumbnails (points: budgets every image fits in)")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
