@@ -15,7 +15,7 @@ deterministically from ``(--seed, index)``:
 
 Valid streams come from ``delaunay_thumb.encode`` (effort 0 by default, which is fast and writes
 the same format) on scikit-image photos (and a greyscale one) at several budgets; they are
-cached under ``out/fuzz-corpus/`` (delete it after a format change). Every input is decoded at
+cached under ``out/fuzz-corpus/`` (encoded again if they go stale). Every input is decoded at
 the default size; one in five also at a random ``size`` (an int up to 512 or a ``(width,
 height)`` pair up to 256). Checks per input: only ``DecodeError`` is raised; the result is
 ``uint8`` of shape ``(h, w, 3)`` with the requested size (longest side 64 by default); the call
@@ -87,11 +87,17 @@ class Stats:
 
 
 def _corpus(api: Any, directory: Path, effort: int) -> list[bytes]:
-    """Valid streams, encoded once (at ``effort``) and cached."""
+    """Valid streams, encoded once (at ``effort``) and cached; re-encoded if they go stale."""
     directory.mkdir(parents=True, exist_ok=True)
-    cached = sorted(directory.glob("*.bin"))
+    cached = [path.read_bytes() for path in sorted(directory.glob("*.bin"))]
+    try:
+        for stream in cached:
+            api.decode(stream)
+    except api.DecodeError:
+        print("cached corpus no longer decodes (format changed?): encoding it again", flush=True)
+        cached = []
     if cached:
-        return [path.read_bytes() for path in cached]
+        return cached
     from fourfold_common.io import atomic_write_bytes
 
     try:
