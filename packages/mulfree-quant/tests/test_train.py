@@ -101,3 +101,21 @@ def test_save_and_load_models(trained, digits, tmp_path):
         load_model(tmp_path / "bad.npz")
     with pytest.raises(mq.MulfreeError):
         load_model(tmp_path / "missing.npz")
+
+
+def test_batch_norm_statistics_update_during_training(digits):
+    train, _ = digits
+    spec = mq.ModelSpec(
+        "bn",
+        (8, 8, 1),
+        (mq.Conv(4, 3, batch_norm=True), mq.GlobalAvgPool(), mq.Dense(10, "none")),
+    )
+    model = mq.FloatNet(spec, seed=0)
+    norm = model.layers[0].norm
+    before = np.asarray(norm.mean[...]).copy()
+    mq.fit(model, train.take(128), mq.TrainConfig(epochs=1, batch_size=64, progress=False))
+    assert np.abs(np.asarray(norm.mean[...]) - before).max() > 1e-3
+    twin = mq.to_table_based(model, mq.QuantConfig())
+    np.testing.assert_allclose(
+        twin(train.images[:8], quantize=False), model(train.images[:8]), rtol=1e-4, atol=1e-4
+    )

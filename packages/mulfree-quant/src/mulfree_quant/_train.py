@@ -122,7 +122,7 @@ def fit(
     opt_state = optimizer.init(params)
 
     def loss_fn(params: Any, rest: Any, x: jax.Array, y: jax.Array) -> tuple[jax.Array, Any]:
-        net = nnx.merge(graphdef, params, rest)
+        net = nnx.merge(graphdef, params, rest, copy=True)
         logits = net(x)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         return loss, nnx.state(net, nnx.Not(nnx.Param))
