@@ -9,7 +9,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax  # type: ignore[import-untyped]
+import optax
 from flax import nnx
 
 from tti_probe._analysis_inputs import ProbeInputError, as_embeddings, as_labels
