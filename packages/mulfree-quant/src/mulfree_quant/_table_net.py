@@ -64,6 +64,13 @@ def _he(rng: np.random.Generator, shape: tuple[int, ...]) -> jax.Array:
     return jnp.asarray(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape), jnp.float32)
 
 
+def _emit(y: jax.Array, levels: jax.Array, key: str, quantize: bool, collect: Collect) -> jax.Array:
+    """Record a layer's continuous output (for calibration), then quantize it if asked."""
+    if collect is not None:
+        collect[key] = y
+    return quantize_ste(y, levels) if quantize else y
+
+
 class QConv(nnx.Module):
     """Quantized convolution: quantized weights (``Nw`` levels), quantized output (``Na``).
 
@@ -104,9 +111,7 @@ class QConv(nnx.Module):
             feature_group_count=self.spec.groups,
         )
         y = activate(z + self.bias[...], self.spec.activation)
-        if collect is not None:
-            collect[self.key] = y
-        return quantize_ste(y, self.output_levels[...]) if quantize else y
+        return _emit(y, self.output_levels[...], self.key, quantize, collect)
 
 
 class QDense(nnx.Module):
@@ -138,9 +143,7 @@ class QDense(nnx.Module):
         y = activate(x @ kernel + self.bias[...], self.spec.activation)
         if self.final:
             return y
-        if collect is not None:
-            collect[self.key] = y
-        return quantize_ste(y, self.output_levels[...]) if quantize else y
+        return _emit(y, self.output_levels[...], self.key, quantize, collect)
 
 
 class QPool(nnx.Module):
@@ -160,9 +163,7 @@ class QPool(nnx.Module):
         if isinstance(self.spec, Flatten):
             return x.reshape((x.shape[0], -1))
         y = jnp.mean(x, axis=(1, 2))
-        if collect is not None:
-            collect[self.key] = y
-        return quantize_ste(y, self.output_levels[...]) if quantize else y
+        return _emit(y, self.output_levels[...], self.key, quantize, collect)
 
 
 class QResidual(nnx.Module):
@@ -188,9 +189,7 @@ class QResidual(nnx.Module):
         for layer in self.body:
             y = layer(y, quantize, collect)
         y = activate(y + x, self.spec.activation)
-        if collect is not None:
-            collect[self.key] = y
-        return quantize_ste(y, self.output_levels[...]) if quantize else y
+        return _emit(y, self.output_levels[...], self.key, quantize, collect)
 
 
 TableLayer = QConv | QDense | QPool | QResidual
