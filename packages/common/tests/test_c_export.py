@@ -539,3 +539,72 @@ def test_discrete_nets_cli_export_c(tmp_path, capsys):
     assert cli.main(["export-c", str(tmp_path / "bad.ffi"), "--out", str(tmp_path / "x")]) == 2
     assert "error" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# --- accumulators at the edges of their dtype: executor and C agree bit for bit ----------------
+
+SHIFT_EDGES = [(0, 2**30 - 1), (0, -(2**30 - 1)), (5, -(2**30 - 1))]
+
+
+def edge_table(accumulator: str) -> np.ndarray:
+    """Columns reaching the ends of ``accumulator``: ``+-top`` alone, ``+-half`` twice, zeros."""
+    top = int(np.iinfo(np.dtype(accumulator)).max)
+    half = top // 2
+    columns = [[top, -top, 0], [-top, top, 1], [half, -half, 3], [0, 0, 0], [top - 1, -top, -1]]
+    return np.array(columns, dtype=np.dtype(accumulator)).T.copy()  # (3 levels, 5 columns)
+
+
+def edge_dense_net(accumulator: str, shift: int, low: int) -> IntegerNetwork:
+    """A dense layer whose accumulators hit ``+-top`` and ``+-(top - 1)`` (never fused: read by
+    a shift activation and by thresholds at the edges), combined injectively by an add table."""
+    top = int(np.iinfo(np.dtype(accumulator)).max)
+    edges = [-top - 2, -top, -top + 1, -1, 0, 1, top - 1, top, top + 1]
+    edges = [e for e in edges if -(2**63) <= e < 2**63]
+    weights = np.array([[0, 3, 2, 1, 4, 3, 2], [3, 1, 2, 3, 3, 4, 3]])
+    ops = (
+        Dense("input", "acc", "T", weights),
+        ShiftActivation("acc", "s", shift, low, np.arange(64) % 5, 5),
+        ThresholdActivation("acc", "t", np.array(edges, dtype=np.int64)),
+        Add("s", "t", "out", np.add.outer(8 * np.arange(5), np.arange(len(edges) + 1)), 40 + 8),
+    )
+    return IntegerNetwork(ops, {"T": edge_table(accumulator)}, (2,), 3, "out", accumulator)
+
+
+def edge_spatial_net(accumulator: str, shift: int, low: int) -> IntegerNetwork:
+    """A 1x1 convolution at the edges fused with its shift activation, then values of
+    ``+-top // 4`` summed over 2x2 windows (``+-top`` again, lookup fused into the pool)."""
+    top = int(np.iinfo(np.dtype(accumulator)).max)
+    quarter = top // 4
+    ops = (
+        Conv("input", "acc", "T", np.array([0, 1, 2, 4]).reshape(1, 1, 1, 4)),
+        ShiftActivation("acc", "s", shift, low, np.arange(64) % 5, 5),
+        Lookup("s", "v", np.array([quarter, 1, -1, -quarter, 0]), kind="value"),
+        SumPool("v", "sums", (2, 2), (2, 2)),
+        Flatten("sums", "out"),
+    )
+    return IntegerNetwork(ops, {"T": edge_table(accumulator)}, (2, 2, 1), 3, "out", accumulator)
+
+
+@needs_cc
+@pytest.mark.parametrize("accumulator", ["int32", "int64"])
+def test_accumulators_at_the_dtype_edges_agree_with_c(accumulator, tmp_path):
+    top = int(np.iinfo(np.dtype(accumulator)).max)
+    grid2 = np.array(list(np.ndindex(3, 3)))
+    grid4 = np.array(list(np.ndindex(3, 3, 3, 3))).reshape(-1, 2, 2, 1)
+    for number, (shift, low) in enumerate(SHIFT_EDGES):
+        for kind, build, inputs in (
+            ("d", edge_dense_net, grid2),
+            ("s", edge_spatial_net, grid4),
+        ):
+            net = build(accumulator, shift, low)
+            seen: dict[str, np.ndarray] = {}
+            engine.run(net, inputs, trace=seen.__setitem__)
+            # The crafted tables really drive the accumulators to the edges.
+            assert {top, -top} <= set(seen["acc"].ravel().tolist())
+            if kind == "s":
+                assert int(np.max(np.abs(seen["sums"]))) == top - 3
+            # Reference: the clamp computed on Python integers (no wrap-around possible).
+            shifted = np.array([int(a) >> shift for a in seen["acc"].ravel()], dtype=object)
+            position = np.clip(shifted - low, 0, 63).astype(np.int64)
+            np.testing.assert_array_equal(seen["s"].ravel(), position % 5)
+            check_bit_identical(net, inputs, tmp_path, f"edge_{kind}{number}")

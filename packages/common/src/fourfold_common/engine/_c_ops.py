@@ -101,12 +101,14 @@ def activation_lines(op: Op, ctx: Context, source: str, target: str) -> list[str
         lines = [f"av = (int64_t){source};"]
         if op.shift:
             lines.append(f"av = (av >= 0) ? (av >> {op.shift}) : ~((~av) >> {op.shift});")
+        # Clamp by comparisons, then subtract: nothing can overflow (the executor does the same).
         lines += [
-            f"av -= {c_int(op.low, 'int64_t')};",
-            "if (av < 0) {",
+            f"if (av < {c_int(op.low, 'int64_t')}) {{",
             "    av = 0;",
-            f"}} else if (av > {last}) {{",
+            f"}} else if (av > {c_int(op.low + last, 'int64_t')}) {{",
             f"    av = {last};",
+            "} else {",
+            f"    av -= {c_int(op.low, 'int64_t')};",
             "}",
             f"{target} = {table}[av];",
         ]

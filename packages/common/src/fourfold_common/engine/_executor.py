@@ -75,8 +75,11 @@ def _conv(op: Conv, table: np.ndarray, x: np.ndarray, acc_dtype: np.dtype[Any]) 
 
 
 def _shift_activation(op: ShiftActivation, acc: np.ndarray) -> np.ndarray:
-    shifted = np.right_shift(acc, op.shift) - op.low
-    position = np.clip(shifted, 0, op.table.size - 1)
+    # Clamp before subtracting ``low``: ``low`` and ``low + Nx - 1`` lie within +-2^31 (checked
+    # by ``infer_buffers``), so neither the clamp nor the subtraction can wrap around, whatever
+    # the accumulator (the C export does the same comparisons).
+    shifted = np.right_shift(acc, op.shift)
+    position = np.clip(shifted, op.low, op.low + op.table.size - 1) - op.low
     return np.take(op.table, position).astype(index_dtype(op.levels))
 
 

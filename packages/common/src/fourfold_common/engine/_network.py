@@ -205,8 +205,8 @@ def _infer(
         _require(0 <= op.shift < 63, f"{name}: shift must be in [0, 63)")
         _require(abs(op.low) < 2**30, f"{name}: |low| must be < 2**30")
         _require(
-            _is_int_array(op.table) and op.table.ndim == 1 and op.table.size >= 1,
-            f"{name}: table must be a non-empty 1-D integer array",
+            _is_int_array(op.table) and op.table.ndim == 1 and 1 <= op.table.size <= 2**30,
+            f"{name}: table must be a non-empty 1-D integer array of at most 2**30 entries",
         )
         _require(
             int(op.table.min()) >= 0 and int(op.table.max()) < op.levels,
