@@ -608,3 +608,18 @@ def test_accumulators_at_the_dtype_edges_agree_with_c(accumulator, tmp_path):
             position = np.clip(shifted - low, 0, 63).astype(np.int64)
             np.testing.assert_array_equal(seen["s"].ravel(), position % 5)
             check_bit_identical(net, inputs, tmp_path, f"edge_{kind}{number}")
+
+
+@needs_cc
+@pytest.mark.parametrize("table_dtype", ["int8", "int16"])
+def test_narrow_tables_in_c_match_executor(table_dtype, tmp_path):
+    """int8/int16 tables at their extremes become int8_t/int16_t arrays; sums widen in C too."""
+    from .test_engine_narrow import NARROW_INPUTS, narrow_network
+
+    net = narrow_network(table_dtype)
+    export, _ = check_bit_identical(net, NARROW_INPUTS, tmp_path, f"narrow_{table_dtype}")
+    ctype = f"{table_dtype}_t"
+    assert re.search(
+        rf"static const {ctype} narrow_{table_dtype}_t\d+\[40\]", export.source.read_text()
+    )
+    assert export.flash_parts["table:T"] == 40 * np.dtype(table_dtype).itemsize

@@ -8,10 +8,12 @@ or comparisons with integer plateau boundaries (:class:`ThresholdActivation`, di
 :class:`MaxPool` acts on indices; average pooling is :class:`Lookup` (to values) +
 :class:`SumPool` + :class:`ShiftActivation`; residual adds use a 2-D requantization table
 (:class:`Add`). :func:`run` executes a network in numpy with integer dtypes only (gathers, adds,
-shifts, comparisons; no float and no multiply). :func:`save`/:func:`load` write/read the
-single-file artifact (bit-packed arrays, JSON header, SHA-256); :func:`load` raises only
-:class:`ArtifactError` on bad files. :func:`accumulator_bounds`, :func:`check_overflow` and
-:func:`choose_shift` guarantee the accumulator cannot overflow. Format: ``docs/common/engine.md``.
+shifts, comparisons; no float and no multiply); tables may be stored at any signed width
+(:func:`narrow_tables`, ``product_table(..., dtype="narrow")``), gathers widen them to the
+accumulator dtype. :func:`save`/:func:`load` write/read the single-file artifact (bit-packed
+arrays, JSON header, SHA-256); :func:`load` raises only :class:`ArtifactError` on bad files.
+:func:`accumulator_bounds`, :func:`check_overflow` and :func:`choose_shift` guarantee the
+accumulator cannot overflow. Format: ``docs/common/engine.md``.
 
 Example:
     >>> import numpy as np
@@ -29,9 +31,10 @@ Example:
 
 from fourfold_common.engine._artifact import FORMAT_VERSION, MAGIC, from_bytes, load, save, to_bytes
 from fourfold_common.engine._bounds import accumulator_bounds, check_overflow, choose_shift
-from fourfold_common.engine._c_export import CExport, export_c
+from fourfold_common.engine._c_export import CBudget, CExport, c_budget, export_c
 from fourfold_common.engine._errors import ArtifactError, EngineError
 from fourfold_common.engine._executor import run
+from fourfold_common.engine._float32 import float32_bytes
 from fourfold_common.engine._network import BufferInfo, IntegerNetwork, index_dtype, infer_buffers
 from fourfold_common.engine._ops import (
     OP_TYPES,
@@ -55,8 +58,12 @@ from fourfold_common.engine._report import (
     size_report,
 )
 from fourfold_common.engine._tables import (
+    TABLE_DTYPES,
     integer_boundaries,
     make_shift_activation,
+    narrow_dtype,
+    narrow_table,
+    narrow_tables,
     product_table,
 )
 
@@ -64,9 +71,11 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "OP_TYPES",
+    "TABLE_DTYPES",
     "Add",
     "ArtifactError",
     "BufferInfo",
+    "CBudget",
     "CExport",
     "Conv",
     "Dense",
@@ -84,9 +93,11 @@ __all__ = [
     "SumPool",
     "ThresholdActivation",
     "accumulator_bounds",
+    "c_budget",
     "check_overflow",
     "choose_shift",
     "export_c",
+    "float32_bytes",
     "format_size_report",
     "from_bytes",
     "index_dtype",
@@ -94,6 +105,9 @@ __all__ = [
     "integer_boundaries",
     "load",
     "make_shift_activation",
+    "narrow_dtype",
+    "narrow_table",
+    "narrow_tables",
     "pack_array",
     "product_table",
     "run",

@@ -99,6 +99,7 @@ def choose_shift(
     bias_abs: float = 0.0,
     accumulator_bits: int = 32,
     limit: int | None = None,
+    entry_bits: int | None = None,
 ) -> int:
     """Largest fixed-point shift ``s`` whose scaled, rounded table cannot overflow.
 
@@ -106,7 +107,10 @@ def choose_shift(
     terms and a bias of magnitude ``<= bias_abs`` stays within
     ``fan_in · (m·2^s + 1/2) + (b·2^s + 1/2)``; ``s`` is the largest integer (possibly negative)
     keeping that ``<= limit`` (default ``2^(accumulator_bits - 1) - 1``). Use a smaller ``limit``
-    (e.g. ``2^24``) when a float32 simulation must stay exact.
+    (e.g. ``2^24``) when a float32 simulation must stay exact. With ``entry_bits`` the shift
+    also keeps every entry, ``round(m·2^s)`` and ``round(b·2^s)``, within a signed
+    ``entry_bits``-bit integer (``entry_bits=16``: an ``int16`` table, half the flash of
+    ``int32``), at the price of a coarser fixed point.
 
     Args:
         max_abs_product: Largest ``|a_i · w_j / δ|`` of the layer.
@@ -114,16 +118,18 @@ def choose_shift(
         bias_abs: Largest ``|bias / δ|``.
         accumulator_bits: Width of the signed accumulator.
         limit: Explicit bound on the accumulator magnitude.
+        entry_bits: Width of the signed table entries (e.g. 8 or 16), or ``None``.
 
     Returns:
         The shift ``s``.
 
     Raises:
-        EngineError: Negative/non-finite magnitudes, ``fan_in < 1``, or no shift can fit.
+        EngineError: Negative/non-finite magnitudes, ``fan_in < 1``, ``entry_bits < 2``, or no
+            shift can fit.
 
     Example:
-        >>> choose_shift(1.0, 1000)
-        21
+        >>> choose_shift(1.0, 1000), choose_shift(1.0, 1000, entry_bits=16)
+        (21, 14)
     """
     if not (math.isfinite(max_abs_product) and max_abs_product >= 0):
         raise EngineError(f"max_abs_product must be finite and >= 0, got {max_abs_product}")
@@ -131,6 +137,8 @@ def choose_shift(
         raise EngineError(f"bias_abs must be finite and >= 0, got {bias_abs}")
     if fan_in < 1:
         raise EngineError(f"fan_in must be >= 1, got {fan_in}")
+    if entry_bits is not None and entry_bits < 2:
+        raise EngineError(f"entry_bits must be >= 2, got {entry_bits}")
     bound = limit if limit is not None else 2 ** (accumulator_bits - 1) - 1
     room = bound - 0.5 * fan_in - 0.5
     scale = fan_in * max_abs_product + bias_abs
@@ -143,6 +151,10 @@ def choose_shift(
     def worst(s: int) -> float:
         return fan_in * (max_abs_product * 2.0**s + 0.5) + bias_abs * 2.0**s + 0.5
 
-    while shift > -1074 and worst(shift) > bound:
+    def entry(s: int) -> float:
+        return max(max_abs_product, bias_abs) * 2.0**s + 0.5
+
+    entry_limit = 2 ** (entry_bits - 1) - 1 if entry_bits is not None else math.inf
+    while shift > -1074 and (worst(shift) > bound or entry(shift) > entry_limit):
         shift -= 1
     return shift

@@ -20,9 +20,9 @@ from fourfold_common.engine._c_ops import Context, step_lines
 from fourfold_common.engine._c_plan import C_SIZES, INPUT, OUTPUT, MemoryPlan, plan_memory
 from fourfold_common.engine._c_source import Constants
 from fourfold_common.engine._errors import EngineError
+from fourfold_common.engine._float32 import float32_bytes
 from fourfold_common.engine._network import IntegerNetwork, infer_buffers
 from fourfold_common.engine._ops import OP_TYPES, Add
-from fourfold_common.engine._report import size_report
 from fourfold_common.io import atomic_write_text
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}\Z")
@@ -111,10 +111,37 @@ def _pointer(ctx: Context, buffer: str) -> str:
     return f"{ctx.prefix}_arena_{_SHORT[slot.ctype]} + {slot.offset}"
 
 
+@dataclass(frozen=True)
+class CBudget:
+    """Memory budget of a network's C export, computed without writing it.
+
+    Attributes:
+        flash_bytes: Bytes of all ``const`` arrays, as :attr:`CExport.flash_bytes`.
+        ram_bytes: Bytes of all static activation buffers, as :attr:`CExport.ram_bytes`.
+        flash_parts: ``flash_bytes`` by category, as :attr:`CExport.flash_parts`.
+    """
+
+    flash_bytes: int
+    ram_bytes: int
+    flash_parts: Mapping[str, int]
+
+
+def c_budget(network: IntegerNetwork) -> CBudget:
+    """Flash and RAM bytes :func:`export_c` would report for ``network``, without any C text.
+
+    Raises:
+        EngineError: As :func:`export_c` (invalid network, indices beyond 24 bits).
+    """
+    buffers = infer_buffers(network)
+    plan = plan_memory(network, buffers)
+    _, constants = _source(network, plan, "net", 0, emit=False)
+    return CBudget(constants.flash_bytes, plan.ram_bytes, dict(constants.parts))
+
+
 def _source(
-    network: IntegerNetwork, plan: MemoryPlan, name: str, float32: int
+    network: IntegerNetwork, plan: MemoryPlan, name: str, float32: int, *, emit: bool = True
 ) -> tuple[str, Constants]:
-    constants = Constants(name)
+    constants = Constants(name, emit=emit)
     ctx = Context(network, plan, constants, name)
     functions: list[str] = []
     calls: list[str] = []
@@ -288,7 +315,7 @@ def export_c(
             raise EngineError(f"op {position}: the C export cannot handle {type(op).__name__}")
     buffers = infer_buffers(network)
     plan = plan_memory(network, buffers)
-    float32 = size_report(network).float32_bytes
+    float32 = float32_bytes(network)
     source, constants = _source(network, plan, name, float32)
     budget = _budget_comment(name, plan, constants, float32)
     header = _header(network, plan, name, budget, (constants.flash_bytes, plan.ram_bytes))

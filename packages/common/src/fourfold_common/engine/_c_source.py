@@ -6,6 +6,7 @@ weight (and bias) indices, which are truly bit-packed (see :func:`packed_reader`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,9 +65,14 @@ class Packed:
 
 @dataclass
 class Constants:
-    """Collects the ``static const`` arrays of one export and their flash bytes by category."""
+    """Collects the ``static const`` arrays of one export and their flash bytes by category.
+
+    With ``emit=False`` only the sizes are collected (no C text): the memory budget of a
+    network without writing its source (see :func:`fourfold_common.engine.size_report`).
+    """
 
     prefix: str
+    emit: bool = True
     lines: list[str] = field(default_factory=list)
     parts: dict[str, int] = field(default_factory=dict)
     ctypes: dict[str, str] = field(default_factory=dict)
@@ -78,17 +84,23 @@ class Constants:
         if flat.size == 0:
             raise EngineError(f"internal: empty constant array {hint!r}")
         ctype = smallest_ctype(flat, signed=signed)
-        return self.raw(hint, ctype, [c_int(v, ctype) for v in flat.tolist()], category)
+        return self._declare(
+            hint, ctype, int(flat.size), category, lambda: [c_int(v, ctype) for v in flat.tolist()]
+        )
 
-    def raw(self, hint: str, ctype: str, items: list[str], category: str) -> str:
-        """Declare a constant array of ready-made literals and return its C name."""
+    def _declare(
+        self, hint: str, ctype: str, size: int, category: str, items: Callable[[], list[str]]
+    ) -> str:
+        """Declare ``size`` literals (rendered by ``items`` only when emitting); return the name."""
         name = f"{self.prefix}_{hint}{self.count}"
         self.count += 1
-        self.lines.append(f"static const {ctype} {name}[{len(items)}] = {{")
-        for start in range(0, len(items), 16):
-            self.lines.append("    " + ", ".join(items[start : start + 16]) + ",")
-        self.lines.append("};")
-        self.parts[category] = self.parts.get(category, 0) + _WIDTHS[ctype] * len(items)
+        if self.emit:
+            literals = items()
+            self.lines.append(f"static const {ctype} {name}[{size}] = {{")
+            for start in range(0, size, 16):
+                self.lines.append("    " + ", ".join(literals[start : start + 16]) + ",")
+            self.lines.append("};")
+        self.parts[category] = self.parts.get(category, 0) + _WIDTHS[ctype] * size
         self.ctypes[name] = ctype
         return name
 
@@ -108,9 +120,11 @@ class Constants:
             )
         if packed.bits == 0:
             return Packed("", 0, packed.offset)
-        padding = 0 if byte_aligned else reader_bytes(packed.bits) - 1
-        items = [f"0x{byte:02x}u" for byte in packed.data + bytes(padding)]
-        return Packed(self.raw(hint, "uint8_t", items, category), packed.bits, packed.offset)
+        data = packed.data + bytes(0 if byte_aligned else reader_bytes(packed.bits) - 1)
+        name = self._declare(
+            hint, "uint8_t", len(data), category, lambda: [f"0x{byte:02x}u" for byte in data]
+        )
+        return Packed(name, packed.bits, packed.offset)
 
     @property
     def flash_bytes(self) -> int:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from fourfold_common.engine._artifact import to_bytes
+from fourfold_common.engine._c_export import c_budget
+from fourfold_common.engine._errors import EngineError
 from fourfold_common.engine._network import IntegerNetwork, infer_buffers
 from fourfold_common.engine._ops import Add, Conv, Dense, Lookup, ShiftActivation
 from fourfold_common.engine._packing import pack_array, packed_nbytes
@@ -23,6 +28,7 @@ class SizePart:
         bits: Stored bits per value.
         packed_bytes: Bytes in the artifact payload.
         float32_bytes: Bytes of the float32 counterpart (weights and biases only, else 0).
+        dtype: Numpy dtype the network holds the array in (``"int16"`` for a narrow table).
     """
 
     owner: str
@@ -31,6 +37,7 @@ class SizePart:
     bits: int
     packed_bytes: int
     float32_bytes: int
+    dtype: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,12 @@ class SizeReport:
         artifact_bytes: Size of the artifact file (header, payload, checksum).
         payload_bytes: Sum of the packed arrays.
         float32_bytes: Bytes of the same weights and biases as float32.
+        flash_bytes: Flash of the C export (:func:`fourfold_common.engine.export_c`): tables at
+            their real width (``int8_t``/``int16_t``/... , the smallest holding the entries),
+            indices bit-packed; ``None`` when the network cannot be exported to C (indices
+            beyond 24 bits).
+        ram_bytes: Static activation RAM of the C export (``None`` as above).
+        flash_parts: ``flash_bytes`` by category (``weights``, ``table:<name>``, ...).
     """
 
     parts: tuple[SizePart, ...]
@@ -75,6 +88,9 @@ class SizeReport:
     artifact_bytes: int
     payload_bytes: int
     float32_bytes: int
+    flash_bytes: int | None = None
+    ram_bytes: int | None = None
+    flash_parts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -82,13 +98,20 @@ class SizeReport:
         return self.artifact_bytes / self.float32_bytes if self.float32_bytes else math.inf
 
     @property
+    def flash_ratio(self) -> float:
+        """``flash_bytes / float32_bytes`` (``inf`` when unknown or no float32 weights)."""
+        if self.flash_bytes is None or not self.float32_bytes:
+            return math.inf
+        return self.flash_bytes / self.float32_bytes
+
+    @property
     def total_table_entries(self) -> int:
         """Sum of ``Na · Nw`` over the layers (the network-total reading of "entries")."""
         return sum(layer.table_entries for layer in self.layers)
 
 
-def _part(owner: str, part: str, array: object, float_values: bool) -> SizePart:
-    packed = pack_array(array)  # type: ignore[arg-type]
+def _part(owner: str, part: str, array: np.ndarray, float_values: bool) -> SizePart:
+    packed = pack_array(array)
     count = int(math.prod(packed.shape))
     return SizePart(
         owner,
@@ -97,11 +120,15 @@ def _part(owner: str, part: str, array: object, float_values: bool) -> SizePart:
         packed.bits,
         packed_nbytes(count, packed.bits),
         4 * count if float_values else 0,
+        packed.dtype,
     )
 
 
 def size_report(network: IntegerNetwork) -> SizeReport:
-    """Bytes per stored part, per-layer table sizes, and the total against float32.
+    """Bytes per stored part, per-layer table sizes, C flash and RAM, and totals vs float32.
+
+    Flash is counted at the width the C export stores each array at: a table whose entries fit
+    ``int16`` takes 2 bytes per entry whatever its numpy dtype, weight indices their packed bits.
 
     Example:
         >>> import numpy as np
@@ -111,6 +138,8 @@ def size_report(network: IntegerNetwork) -> SizeReport:
         >>> report = size_report(net)
         >>> report.layers[0].table_entries, report.float32_bytes
         (40, 4000)
+        >>> report.flash_parts["table:T"]  # 40 int8_t entries and 8 uint8_t row offsets
+        48
     """
     buffers = infer_buffers(network)
     parts = [_part("tables", f"table:{n}", t, False) for n, t in network.tables.items()]
@@ -151,12 +180,21 @@ def size_report(network: IntegerNetwork) -> SizeReport:
         elif hasattr(op, "boundaries"):
             parts.append(_part(op.output, "boundaries", op.boundaries, False))
     artifact = len(to_bytes(network))
+    try:
+        budget = c_budget(network)
+    except EngineError:  # valid for the engine, but beyond what the C export packs
+        flash, ram, flash_parts = None, None, {}
+    else:
+        flash, ram, flash_parts = budget.flash_bytes, budget.ram_bytes, dict(budget.flash_parts)
     return SizeReport(
         parts=tuple(parts),
         layers=tuple(layers),
         artifact_bytes=artifact,
         payload_bytes=sum(p.packed_bytes for p in parts),
         float32_bytes=sum(p.float32_bytes for p in parts),
+        flash_bytes=flash,
+        ram_bytes=ram,
+        flash_parts=flash_parts,
     )
 
 
@@ -179,4 +217,9 @@ def format_size_report(report: SizeReport) -> str:
         f"- float32 weights and biases: {report.float32_bytes} B; "
         f"ratio artifact / float32: {report.ratio:.3f}",
     ]
+    if report.flash_bytes is not None:
+        lines.append(
+            f"- C export: flash {report.flash_bytes} B (ratio to float32 "
+            f"{report.flash_ratio:.3f}), static RAM {report.ram_bytes} B"
+        )
     return "\n".join(lines)

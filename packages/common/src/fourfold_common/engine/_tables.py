@@ -2,12 +2,80 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from fourfold_common.engine._errors import EngineError
-from fourfold_common.engine._ops import ShiftActivation
+from fourfold_common.engine._network import IntegerNetwork
+from fourfold_common.engine._ops import Lookup, ShiftActivation
+
+TABLE_DTYPES = ("int8", "int16", "int32", "int64")
+"""Storage widths of product-table entries (the narrowest that holds a table is its width)."""
+
+
+def narrow_dtype(values: np.ndarray) -> np.dtype[Any]:
+    """Smallest signed integer dtype (``int8``/``int16``/``int32``/``int64``) holding ``values``.
+
+    Raises:
+        EngineError: ``values`` is not an integer array, or does not fit ``int64``.
+
+    Example:
+        >>> narrow_dtype(np.array([-128, 127])), narrow_dtype(np.array([0, 128]))
+        (dtype('int8'), dtype('int16'))
+    """
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise EngineError(f"table entries must be integers, got dtype {array.dtype}")
+    if array.size == 0:
+        return np.dtype(np.int8)
+    low, high = int(array.min()), int(array.max())
+    for name in TABLE_DTYPES:
+        info = np.iinfo(np.dtype(name))
+        if info.min <= low and high <= info.max:
+            return np.dtype(name)
+    raise EngineError(f"table entries in [{low}, {high}] do not fit int64")
+
+
+def narrow_table(table: np.ndarray) -> np.ndarray:
+    """``table`` stored at the smallest signed width holding its entries (values unchanged).
+
+    Example:
+        >>> narrow_table(np.array([[0, -300], [5, 7]], dtype=np.int64)).dtype
+        dtype('int16')
+    """
+    array = np.asarray(table)
+    return array.astype(narrow_dtype(array))
+
+
+def narrow_tables(network: IntegerNetwork) -> IntegerNetwork:
+    """A copy of ``network`` whose product tables and value lookups are stored narrow.
+
+    Every table of :attr:`IntegerNetwork.tables` and every value :class:`Lookup` table gets the
+    smallest signed dtype holding its entries (:func:`narrow_table`). Results of
+    :func:`fourfold_common.engine.run` and of the C export are unchanged (the executor gathers
+    narrow entries and widens them to the accumulator dtype); the executor's gathers and
+    ``size_report`` shrink. The real lever on the width is the fixed-point shift: see
+    ``choose_shift(..., entry_bits=16)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from fourfold_common.engine import Dense, IntegerNetwork
+        >>> net = IntegerNetwork((Dense("input", "out", "T", np.array([[0, 1]])),),
+        ...                      {"T": np.array([[0, 0], [2, -3]], np.int32)}, (1,), 2, "out")
+        >>> narrow_tables(net).tables["T"].dtype
+        dtype('int8')
+    """
+    ops = tuple(
+        dataclasses.replace(op, table=narrow_table(op.table))
+        if isinstance(op, Lookup) and op.kind == "value"
+        else op
+        for op in network.ops
+    )
+    tables = {name: narrow_table(table) for name, table in network.tables.items()}
+    return dataclasses.replace(network, ops=ops, tables=tables)
 
 
 def product_table(
@@ -28,17 +96,22 @@ def product_table(
         delta: Step of the next activation quantizer (scale of the accumulator unit).
         bias_row: Append a row for activation value ``1`` (biases as weight indices; the
             discrete-nets global ``(|A| + 1) x |W|`` table).
-        dtype: ``"int32"`` or ``"int64"``.
+        dtype: Entry width: ``"int8"``, ``"int16"``, ``"int32"``, ``"int64"``, or
+            ``"narrow"`` for the smallest of them holding every entry.
 
     Returns:
         Integer array ``(Na, Nw)``, or ``(Na + 1, Nw)`` with ``bias_row``.
 
     Raises:
-        EngineError: Non-finite levels, ``delta <= 0``, or entries not representable in ``dtype``.
+        EngineError: Non-finite levels, ``delta <= 0``, an unknown ``dtype``, or entries not
+            representable in ``dtype``.
 
     Example:
-        >>> product_table(np.array([0.0, 0.5, 1.0]), np.array([-1.0, 0.25]), 3).tolist()
-        [[0, 0], [-4, 1], [-8, 2]]
+        >>> table = product_table(np.array([0.0, 0.5, 1.0]), np.array([-1.0, 0.25]), 3)
+        >>> table.tolist(), table.dtype
+        ([[0, 0], [-4, 1], [-8, 2]], dtype('int32'))
+        >>> product_table(np.array([0.0, 1.0]), np.array([-1.0, 1.0]), 9, dtype="narrow").dtype
+        dtype('int16')
     """
     rows = np.asarray(activation_levels, dtype=np.float64).ravel()
     columns = np.asarray(weight_levels, dtype=np.float64).ravel()
@@ -48,11 +121,18 @@ def product_table(
         raise EngineError("levels must be finite")
     if not delta > 0:
         raise EngineError(f"delta must be positive, got {delta}")
+    if dtype not in (*TABLE_DTYPES, "narrow"):
+        raise EngineError(f"dtype must be one of {(*TABLE_DTYPES, 'narrow')}, got {dtype!r}")
     table = np.round(np.outer(rows, columns) * (2.0**shift / delta))
-    info = np.iinfo(np.dtype(dtype))
+    target = "int64" if dtype == "narrow" else dtype
+    info = np.iinfo(np.dtype(target))
     if table.size and (table.max() > info.max or table.min() < info.min):
-        raise EngineError(f"table entries exceed {dtype}; lower the shift")
-    return table.astype(dtype)
+        raise EngineError(
+            f"table entries exceed {target}; lower the shift "
+            f"(choose_shift(..., entry_bits={info.bits}) keeps them within {target})"
+        )
+    result = table.astype(target)
+    return narrow_table(result) if dtype == "narrow" else result
 
 
 def integer_boundaries(real_thresholds: np.ndarray, scale: float) -> np.ndarray:
