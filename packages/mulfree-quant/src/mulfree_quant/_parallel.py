@@ -1,36 +1,25 @@
-"""Data parallelism over the local devices with a ``jax.sharding`` mesh."""
+"""Data parallelism: the shared :mod:`fourfold_common.parallel` helpers, under this package.
+
+One ``"data"`` mesh over every device of every process (``jax.devices()``; all hosts' devices
+after :func:`~fourfold_common.parallel.initialize_distributed`), replicated parameters, and
+global batches of which each process transfers only its own rows. See
+``docs/common/parallel.md``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from fourfold_common.parallel import (
+    data_mesh,
+    initialize_distributed,
+    process_batch_slice,
+    replicate,
+    shard_batch,
+)
 
-import jax
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-from mulfree_quant._errors import MulfreeError
-
-
-def data_mesh(devices: list[Any] | None = None) -> Mesh:
-    """A 1-D mesh named ``"data"`` over ``devices`` (default: all local devices).
-
-    For multi-host training call ``jax.distributed.initialize()`` first and pass
-    ``jax.devices()``; each host then feeds its slice of every global batch.
-    """
-    chosen = devices if devices is not None else jax.local_devices()
-    return Mesh(np.asarray(chosen), ("data",))
-
-
-def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Place every array of ``tree`` on all devices of ``mesh``."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
-
-
-def shard_batch(batch: np.ndarray, mesh: Mesh) -> jax.Array:
-    """Split a batch along its first axis over the ``"data"`` axis of ``mesh``."""
-    if batch.shape[0] % mesh.size:
-        raise MulfreeError(
-            f"batch of {batch.shape[0]} does not divide over {mesh.size} devices; "
-            "choose a batch_size that is a multiple of the device count"
-        )
-    return jax.device_put(batch, NamedSharding(mesh, PartitionSpec("data")))
+__all__ = [
+    "data_mesh",
+    "initialize_distributed",
+    "process_batch_slice",
+    "replicate",
+    "shard_batch",
+]
