@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what a fresh machine lacks for fourfold: hatch, and the Debian packages the demos and
-# tests read (Fashion-MNIST, a C compiler). Safe to run again; it skips what is present.
+# tests read (Fashion-MNIST, a C compiler, Chromium for the JavaScript decoder tests). Safe to run
+# again; it skips what is present.
 set -euo pipefail
 
 need_apt=()
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 command -v cc >/dev/null || need_apt+=(gcc)
+command -v chromium >/dev/null || need_apt+=(chromium)  # delaunay-thumb browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo_cmd=()

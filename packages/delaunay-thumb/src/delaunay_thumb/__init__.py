@@ -15,6 +15,17 @@ from delaunay_thumb.__about__ import __version__
 from delaunay_thumb._decode import decode
 from delaunay_thumb._encode import encode
 from delaunay_thumb._errors import DecodeError, EncodeError
+from delaunay_thumb._html import write_html_page
+from delaunay_thumb._js import js_decoder_path
 from delaunay_thumb._thumb import Thumb
 
-__all__ = ["DecodeError", "EncodeError", "Thumb", "__version__", "decode", "encode"]
+__all__ = [
+    "DecodeError",
+    "EncodeError",
+    "Thumb",
+    "__version__",
+    "decode",
+    "encode",
+    "js_decoder_path",
+    "write_html_page",
+]

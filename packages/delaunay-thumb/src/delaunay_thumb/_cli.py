@@ -1,8 +1,10 @@
 """Command line of ``delaunay-thumb``: parses arguments and calls the public API.
 
 Commands: ``encode`` (files or folders, in parallel, to raw bytes, base64 or an HTML snippet),
-``decode`` (a stream to PNG at a chosen size), ``bench`` (the benchmark against the peer codecs)
-and ``demo`` (offline, on images bundled with scikit-image: a side-by-side PNG and figures).
+``decode`` (a stream to PNG at a chosen size), ``html`` (a self-contained page in which the
+JavaScript decoder draws each thumbnail next to its original), ``bench`` (the benchmark against
+the peer codecs) and ``demo`` (offline, on images bundled with scikit-image: a side-by-side PNG
+and figures).
 """
 
 from __future__ import annotations
@@ -272,6 +274,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_html(args: argparse.Namespace) -> int:
+    from delaunay_thumb import EncodeError, write_html_page
+
+    try:
+        files = _collect(args.inputs)
+        if not files:
+            print("delaunay-thumb html: no image files found", file=sys.stderr)
+            return 2
+        entries = write_html_page(
+            files,
+            args.output,
+            max_bytes=args.max_bytes,
+            size=args.size,
+            effort=args.effort,
+            progress=not args.quiet,
+        )
+    except EncodeError as err:
+        print(f"delaunay-thumb html: {err}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        for entry in entries:
+            print(f"{entry.name}: {len(entry.thumb)} bytes", file=sys.stderr)
+        print(f"wrote {args.output} ({len(entries)} images)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``delaunay-thumb`` command."""
     from delaunay_thumb._encode import DEFAULT_EFFORT, EFFORTS
@@ -311,6 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report", default=None, help="write a markdown report (+json, png)")
     bench.add_argument("-q", "--quiet", action="store_true")
     bench.set_defaults(handler=_cmd_bench)
+
+    page = commands.add_parser(
+        "html", help="a self-contained page: thumbnails decoded in the browser next to originals"
+    )
+    page.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    page.add_argument("-o", "--output", required=True, help="HTML file to write")
+    page.add_argument("-b", "--max-bytes", type=int, default=200, help="byte budget (default 200)")
+    page.add_argument(
+        "-s", "--size", type=int, default=128, help="longest side shown (default 128)"
+    )
+    page.add_argument("--effort", type=int, choices=efforts, default=DEFAULT_EFFORT)
+    page.add_argument("-q", "--quiet", action="store_true")
+    page.set_defaults(handler=_cmd_html)
 
     demo = commands.add_parser("demo", help="offline demo on scikit-image photos")
     demo.add_argument("--images", nargs="+", default=["astronaut", "coffee", "chelsea"])
