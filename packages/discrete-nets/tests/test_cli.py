@@ -50,6 +50,11 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["train", *args, "--out", str(float_model)]) == 0
     assert main(["export", str(float_model), "--out", str(tmp_path / "x.ffi")]) == 2
     assert "num_levels" in capsys.readouterr().err
+    # a half-configured multi-process run is refused before any training
+    assert main(["train", *args, "--num-processes", "2", "--out", str(float_model)]) == 2
+    err = capsys.readouterr().err
+    assert "multi-process setup is incomplete" in err
+    assert err.count("\n") == 1
 
 
 def test_sweep_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,11 +47,11 @@ from discrete_nets._train import (
     TrainConfig,
     TrainError,
     TrainResult,
-    data_mesh,
     evaluate,
     predict,
     train,
 )
+from fourfold_common.parallel import data_mesh
 
 __all__ = [
     "ACTIVATIONS",

@@ -22,6 +22,7 @@ from discrete_nets._train import TrainConfig, TrainError, evaluate, train
 from fourfold_common import engine
 from fourfold_common.data import DatasetError
 from fourfold_common.io import atomic_write_text, make_run_record, write_run_record
+from fourfold_common.parallel import ParallelError, initialize_distributed
 
 _ERRORS = (
     ActivationError,
@@ -34,6 +35,7 @@ _ERRORS = (
     TrainError,
     engine.EngineError,
     engine.ArtifactError,
+    ParallelError,
 )
 
 
@@ -64,6 +66,27 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=int, default=100, help="cluster every N steps")
     parser.add_argument("--limit", type=int, default=None, help="use the first N train images")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run (jax.distributed) before training; the settings come "
+        "from --coordinator-address/--num-processes/--process-id or JAX_COORDINATOR_ADDRESS, "
+        "JAX_NUM_PROCESSES, JAX_PROCESS_ID (or Slurm / Open MPI auto-detection)",
+    )
+    parser.add_argument("--coordinator-address", default=None, help="host:port of process 0")
+    parser.add_argument("--num-processes", type=int, default=None)
+    parser.add_argument("--process-id", type=int, default=None)
+
+
+def _join(args: argparse.Namespace) -> None:
+    explicit = (args.coordinator_address, args.num_processes, args.process_id)
+    if args.distributed or any(value is not None for value in explicit):
+        topology = initialize_distributed(*explicit)
+        print(
+            f"process {topology.process_index} of {topology.process_count}: "
+            f"{topology.local_device_count} of {topology.device_count} devices",
+            file=sys.stderr,
+        )
 
 
 def _model_config(
@@ -85,6 +108,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
+    _join(args)
     train_split, test = load_data(args.dataset)
     train_split = train_split.head(args.limit)
     shape = (int(train_split.images.shape[1]), int(train_split.images.shape[2]))
@@ -142,6 +166,7 @@ def _export_c(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    _join(args)
     train_split, test = load_data(args.dataset)
     train_split = train_split.head(args.limit)
     shape = (int(train_split.images.shape[1]), int(train_split.images.shape[2]))

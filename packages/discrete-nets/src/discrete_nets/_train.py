@@ -1,10 +1,12 @@
-"""Training loops (classifier and auto-encoder), data-parallel over the local JAX devices.
+"""Training loops (classifier and auto-encoder), data-parallel over every JAX device.
 
-The global batch is split over a one-axis ``jax.sharding.Mesh`` of all local devices
-(``"data"``); parameters and optimizer state are replicated, so XLA inserts the gradient
-all-reduce and the result does not depend on the number of devices beyond float summation
-order. The clustering hook (:class:`~discrete_nets.ClusterSchedule`) runs on the host between
-steps. Checkpoints are written atomically after every epoch; training resumes from them.
+The global batch is split over the one-axis ``"data"`` mesh of :mod:`fourfold_common.parallel`
+(all local devices; all processes' devices after ``initialize_distributed``, each process
+feeding only its rows of every batch); parameters and optimizer state are replicated, so XLA
+inserts the gradient all-reduce and the result does not depend on the number of devices or
+processes beyond float summation order. The clustering hook
+(:class:`~discrete_nets.ClusterSchedule`) runs on the host between steps, identically in every
+process. Checkpoints are written atomically after every epoch; training resumes from them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from discrete_nets._activation import input_values
@@ -31,6 +33,13 @@ from discrete_nets._data import Split
 from discrete_nets._models import ModelConfig, Network, build_model
 from discrete_nets._schedule import ClusterSchedule, cluster_arrays
 from fourfold_common.io import atomic_write_bytes
+from fourfold_common.parallel import (
+    ParallelError,
+    data_mesh,
+    is_main_process,
+    replicate,
+    shard_batch,
+)
 
 # optax ships without a py.typed marker; typed as Any here so mypy passes whether or not the
 # repository's mypy.ini lists it under ignore_missing_imports.
@@ -88,17 +97,6 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     resumed_from_epoch: int = 0
-
-
-def data_mesh(devices: list[Any] | None = None) -> Mesh:
-    """One-axis mesh (``"data"``) over ``devices`` (default: all local devices).
-
-    Example:
-        >>> data_mesh().axis_names
-        ('data',)
-    """
-    chosen = list(jax.local_devices() if devices is None else devices)
-    return Mesh(np.asarray(chosen), ("data",))
 
 
 def _targets(model_config: ModelConfig, data: Split) -> np.ndarray:
@@ -179,10 +177,13 @@ def train(
             :class:`ClusterSchedule`).
         checkpoint: Optional file for per-epoch checkpoints; an existing one of the same
             configuration is resumed, one of another configuration is an error.
-        mesh: Device mesh with a ``"data"`` axis (default: :func:`data_mesh`).
+        mesh: Device mesh with a ``"data"`` axis (default:
+            :func:`fourfold_common.parallel.data_mesh`, every device of every process). In a
+            multi-process run every process calls ``train`` with the same arguments and data.
 
     Returns:
-        The trained network, the shared weight values and the loss history.
+        The trained network (its arrays on this process's default device, identical in every
+        process), the shared weight values and the loss history.
 
     Raises:
         TrainError: The batch size does not split over the devices, the data is smaller than
@@ -207,8 +208,6 @@ def train(
     if steps_per_epoch < 1:
         raise TrainError(f"{len(data)} examples are fewer than one batch of {config.batch_size}")
     total = steps_per_epoch * config.epochs
-    replicated = NamedSharding(mesh, PartitionSpec())
-    sharded = NamedSharding(mesh, PartitionSpec("data"))
 
     model = build_model(model_config, config.seed)
     graphdef, params = nnx.split(model)
@@ -224,7 +223,7 @@ def train(
         loaded = _load_checkpoint(path, fingerprint, (params, opt_state))
         if loaded is not None:
             start_epoch, (params, opt_state), levels, losses = loaded
-    params, opt_state = jax.device_put((params, opt_state), replicated)
+    params, opt_state = replicate((params, opt_state), mesh)
 
     loss_fn = _loss_fn(graphdef, model_config.is_classifier)
 
@@ -240,7 +239,7 @@ def train(
     bar = tqdm(
         total=total,
         initial=start_epoch * steps_per_epoch,
-        disable=not config.progress,
+        disable=not (config.progress and is_main_process()),
         desc=f"train {model_config.arch}",
         unit="step",
     )
@@ -250,14 +249,16 @@ def train(
             epoch_loss = jnp.zeros((), jnp.float32)
             for position in range(steps_per_epoch):
                 batch = order[position * config.batch_size : (position + 1) * config.batch_size]
-                x = jax.device_put(inputs[batch], sharded)
-                t = jax.device_put(targets[batch], sharded)
+                try:
+                    x, t = shard_batch(inputs[batch], mesh), shard_batch(targets[batch], mesh)
+                except ParallelError as error:
+                    raise TrainError(str(error)) from error
                 params, opt_state, loss = step(params, opt_state, x, t)
                 epoch_loss = epoch_loss + loss
                 global_step = epoch * steps_per_epoch + position
                 if schedule.is_cluster_step(global_step, total):
                     params, levels = _cluster(params, schedule, (global_step + 1) / total)
-                    params = jax.device_put(params, replicated)
+                    params = replicate(params, mesh)
                 bar.update(1)
             losses.append(float(epoch_loss) / steps_per_epoch)
             if not np.isfinite(losses[-1]):
@@ -266,7 +267,10 @@ def train(
             if path is not None:
                 _save_checkpoint(path, fingerprint, epoch + 1, (params, opt_state), levels, losses)
     seconds = time.perf_counter() - began
-    return TrainResult(nnx.merge(graphdef, params), levels, losses, seconds, start_epoch)
+    # replicated global arrays -> this process's own copy, so evaluation and export that
+    # follow are ordinary single-process JAX / numpy work
+    local = jax.tree.map(lambda leaf: jnp.asarray(np.asarray(leaf)), params)
+    return TrainResult(nnx.merge(graphdef, local), levels, losses, seconds, start_epoch)
 
 
 def _cluster(params: Any, schedule: ClusterSchedule, progress: float) -> tuple[Any, np.ndarray]:
