@@ -14,6 +14,7 @@ from discrete_nets import (
     ExportError,
     ModelConfig,
     build_model,
+    deployment,
     evaluate,
     export_network,
     memory_report,
@@ -92,14 +93,16 @@ def test_global_table_has_bias_row_and_factors(trained_mlp) -> None:  # type: ig
     table = network.tables["T"].astype(np.int64)
     assert table.shape == (16 + 1, 64)
     shift, delta = network.metadata["shift"], network.metadata["delta"]
-    values = np.asarray(network.metadata["shared_weight_values"])
+    plan = deployment(result.model, result.weight_levels, RAW)
+    assert plan.shift == shift
+    values = plan.weight_values
     np.testing.assert_allclose(values, result.weight_levels, atol=2.0**-shift)
     levels = -1 + np.arange(16) * (2 / 15)
     expected = np.outer(levels, values) * 2.0**shift / delta
     np.testing.assert_allclose(table[:16], expected, atol=0.5 + 1e-6)
     np.testing.assert_allclose(table[16], values * 2.0**shift / delta, atol=0.5 + 1e-6)
     assert math.isfinite(shift)
-    assert np.abs(table).max() < 2**31
+    assert np.abs(table).max() < 2**15  # int16 entries by default
 
 
 def test_export_rejects_float_models() -> None:
@@ -135,9 +138,20 @@ def test_memory_report(trained_mlp) -> None:  # type: ignore[no-untyped-def]
     # every index array is bit-packed to at most ceil(log2 |W|) bits (fewer if its range is small)
     assert params * 4 / 8 < report.index_bytes <= params * 6 / 8 + 4
     assert report.table_entries == 17 * 64
+    assert report.table_bits == 16
+    assert network.tables["T"].dtype == np.int16
+    # the device layout: int16 table entries and their row offsets, indices packed
+    assert 2 * 17 * 64 <= report.table_bytes <= 2 * 17 * 64 + 4 * 17
+    assert report.deployed_bytes == report.index_bytes + report.table_bytes + report.other_bytes
+    assert report.deployed_bytes == engine.size_report(network).flash_bytes
     assert report.artifact_bytes == len(engine.to_bytes(network))
-    assert report.artifact_bytes > report.index_bytes + report.table_bytes
+    assert report.artifact_bytes > report.index_bytes
     assert 0 < report.ratio < 1
+    assert report.ratio == report.deployed_bytes / report.float32_bytes
+    wide = memory_report(export_network(result.model, result.weight_levels, RAW, table_bits=32))
+    assert wide.table_bits == 32
+    assert wide.index_bytes == report.index_bytes
+    assert wide.table_bytes > 1.9 * report.table_bytes - 4 * 17
 
 
 def test_executor_module_has_no_float_literal() -> None:
@@ -151,14 +165,41 @@ def test_executor_module_has_no_float_literal() -> None:
 
 def test_narrower_accumulator_gives_smaller_artifact(trained_mlp) -> None:  # type: ignore[no-untyped-def]
     result, test = trained_mlp.result, trained_mlp.test
-    wide = export_network(result.model, result.weight_levels, RAW)
-    narrow = export_network(result.model, result.weight_levels, RAW, accumulator_bits=20)
+    wide = export_network(result.model, result.weight_levels, RAW, table_bits=32)
+    narrow = export_network(
+        result.model, result.weight_levels, RAW, accumulator_bits=20, table_bits=32
+    )
     assert narrow.metadata["shift"] < wide.metadata["shift"]
-    assert memory_report(narrow).table_bytes < memory_report(wide).table_bytes
+    # the artifact packs entries at their real width: fewer bits with a smaller shift
+    assert memory_report(narrow).artifact_bytes < memory_report(wide).artifact_bytes
     raw = raw_pixels(test.images, RAW)
     integer = run_integer(narrow, raw)
-    simulated = simulate_integer(result.model, result.weight_levels, raw, RAW, accumulator_bits=20)
+    simulated = simulate_integer(
+        result.model, result.weight_levels, raw, RAW, accumulator_bits=20, table_bits=32
+    )
     np.testing.assert_array_equal(integer, simulated)
     assert np.abs(integer).max() < 2**19
     with pytest.raises(ExportError, match="accumulator_bits"):
         export_network(result.model, result.weight_levels, RAW, accumulator_bits=40)
+
+
+@pytest.mark.parametrize("bits", [8, 16, 32])
+def test_table_bits_bound_the_entries_and_executor_equals_simulation(  # type: ignore[no-untyped-def]
+    trained_mlp, bits
+) -> None:
+    result, test = trained_mlp.result, trained_mlp.test
+    network = export_network(result.model, result.weight_levels, RAW, table_bits=bits)
+    table = network.tables["T"]
+    assert table.dtype == np.dtype(f"int{bits}")
+    assert np.abs(table.astype(np.int64)).max() <= 2 ** (bits - 1) - 1
+    assert network.metadata["table_bits"] == bits
+    raw = raw_pixels(test.images, RAW)
+    simulated = simulate_integer(result.model, result.weight_levels, raw, RAW, table_bits=bits)
+    np.testing.assert_array_equal(run_integer(network, raw), simulated)
+    shifts = {
+        b: export_network(result.model, result.weight_levels, RAW, table_bits=b)
+        for b in (8, 16, 32)
+    }
+    assert shifts[8].metadata["shift"] < shifts[16].metadata["shift"] < shifts[32].metadata["shift"]
+    with pytest.raises(ExportError, match="table_bits"):
+        export_network(result.model, result.weight_levels, RAW, table_bits=12)

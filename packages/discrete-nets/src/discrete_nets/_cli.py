@@ -131,7 +131,9 @@ def _eval(args: argparse.Namespace) -> int:
     test = test.head(args.limit)
     figures: dict[str, object] = {"simulated": evaluate(model, test)}
     if model.config.activation.discrete and levels is not None:
-        figures["integer"] = integer_evaluation(model, levels, test, RAW_LEVELS[dataset])
+        figures["integer"] = integer_evaluation(
+            model, levels, test, RAW_LEVELS[dataset], table_bits=args.table_bits
+        )
     print(json.dumps(figures, indent=2))
     return 0
 
@@ -139,10 +141,13 @@ def _eval(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     model, levels, info = load_model(args.model)
     raw = args.raw_levels or RAW_LEVELS[info.get("dataset", "digits")]
-    network = export_network(model, levels, raw)
+    network = export_network(model, levels, raw, table_bits=args.table_bits)
     path = engine.save(network, args.out)
     report = memory_report(network)
-    print(f"wrote {path}: {report.artifact_bytes} B ({report.ratio:.3f} of float32)")
+    print(
+        f"wrote {path}: {report.artifact_bytes} B; deployed {report.deployed_bytes} B "
+        f"({report.ratio:.3f} of float32)"
+    )
     return 0
 
 
@@ -220,12 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("model", type=Path)
     command.add_argument("--dataset", choices=DATASETS, default=None)
     command.add_argument("--limit", type=int, default=None, help="first N test images")
+    command.add_argument(
+        "--table-bits", type=int, choices=(8, 16, 32), default=16, help="table entry width"
+    )
     command.set_defaults(handler=_eval)
 
     command = commands.add_parser("export", help="write the integer artifact of a model")
     command.add_argument("model", type=Path)
     command.add_argument("--out", type=Path, required=True)
     command.add_argument("--raw-levels", type=int, default=None, help="raw pixel values")
+    command.add_argument(
+        "--table-bits", type=int, choices=(8, 16, 32), default=16, help="table entry width"
+    )
     command.set_defaults(handler=_export)
 
     command = commands.add_parser("report", help="memory report of an artifact")

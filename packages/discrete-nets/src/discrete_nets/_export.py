@@ -1,6 +1,7 @@
 """Export a trained discretized network to the shared integer engine, and run it.
 
-The deployed network uses one global table of ``(|A| + 1) x |W|`` integers,
+The deployed network uses one global table of ``(|A| + 1) x |W|`` integers (``int16`` by
+default: the fixed-point shift is chosen so every entry fits ``table_bits``),
 ``T[i, j] = round(a_i · w_j · 2^s / δ)`` with ``δ`` half the activation step, the last row
 holding the biases (``a = 1``). Because the activation levels are ``a_i = δ · m_i`` with
 integer ``m_i`` and the shared weight values are snapped to multiples of ``2^-s`` at export,
@@ -54,6 +55,7 @@ class Deployment:
         boundaries: Integer plateau boundaries ``B_k`` (``int64``, ``|A| - 1`` values).
         layers: Per table layer, ``(weight_indices, bias_indices)`` (``int64``).
         input_table: Raw pixel value to input activation index.
+        table_bits: Signed width every table entry fits (8, 16 or 32).
     """
 
     spec: ActivationSpec
@@ -65,6 +67,7 @@ class Deployment:
     boundaries: np.ndarray
     layers: tuple[tuple[np.ndarray, np.ndarray], ...]
     input_table: np.ndarray
+    table_bits: int = 32
 
     @property
     def scale(self) -> float:
@@ -81,11 +84,16 @@ def _table_layers(model: Network) -> list[Dense | Conv]:
     return [layer for layer in model.layers if isinstance(layer, (Dense, Conv))]
 
 
+TABLE_BITS = (8, 16, 32)
+_TABLE_DTYPES = {8: "int8", 16: "int16", 32: "int32"}
+
+
 def deployment(
     model: Network,
     weight_levels: np.ndarray | None,
     raw_levels: int = 256,
     accumulator_bits: int = 32,
+    table_bits: int = 16,
 ) -> Deployment:
     """Derive the integer quantities of ``model`` (whose weights lie on ``weight_levels``).
 
@@ -96,10 +104,15 @@ def deployment(
         accumulator_bits: Width of the signed accumulator (at most 32, the executor's
             ``int32``); a narrower one gives a smaller shift, narrower table entries and a
             smaller artifact, at the cost of coarser weight values.
+        table_bits: Signed width of the table entries: 16 (default, an ``int16`` table, half
+            the memory of ``int32``), 8 or 32. The shift is the largest that fits both the
+            entries and the accumulator; fewer bits mean coarser deployed weight values
+            ``W_j / 2^s`` (measure the exported accuracy: the benchmark does).
 
     Raises:
-        ExportError: Continuous activations, no shared weight values, or parameters that are
-            not on the shared values (the run did not end on a clustering step).
+        ExportError: Continuous activations, no shared weight values, parameters that are
+            not on the shared values (the run did not end on a clustering step), or a
+            ``table_bits`` / ``accumulator_bits`` out of range.
     """
     spec = model.config.activation
     if not spec.discrete:
@@ -112,6 +125,8 @@ def deployment(
         raise ExportError(f"raw_levels must be >= 2, got {raw_levels}")
     if not 8 <= accumulator_bits <= 32:
         raise ExportError(f"accumulator_bits must lie in [8, 32], got {accumulator_bits}")
+    if table_bits not in TABLE_BITS:
+        raise ExportError(f"table_bits must be one of {TABLE_BITS}, got {table_bits}")
     levels = np.asarray(weight_levels, dtype=np.float64)
     if levels.ndim != 1 or levels.size < 2 or not np.all(np.isfinite(levels)):
         raise ExportError("weight_levels must be a finite 1-D array of at least 2 values")
@@ -133,14 +148,23 @@ def deployment(
     delta = spec.step / 2.0
     multiples = np.round(activation_levels(spec) / delta).astype(np.int64)
     largest = float(np.max(np.abs(levels)))
+    top = int(np.max(np.abs(multiples)))
     shift = engine.choose_shift(
-        float(np.max(np.abs(multiples))) * largest,
+        top * largest,
         fan_in,
         bias_abs=largest / delta,
         accumulator_bits=accumulator_bits,
+        entry_bits=None if table_bits == 32 else table_bits,
     )
-    weight_integers = np.round(levels * 2.0**shift).astype(np.int64)
-    bias_integers = np.round(weight_integers / delta).astype(np.int64)
+    entry_limit = 2 ** (table_bits - 1) - 1
+    while True:
+        # the table is m_i * round(w_j 2^s): its rounding can exceed choose_shift's entry bound
+        weight_integers = np.round(levels * 2.0**shift).astype(np.int64)
+        bias_integers = np.round(weight_integers / delta).astype(np.int64)
+        widest = max(top * int(np.max(np.abs(weight_integers))), int(np.max(np.abs(bias_integers))))
+        if widest <= entry_limit or shift <= -64:
+            break
+        shift -= 1
     boundaries = engine.integer_boundaries(plateau_boundaries(spec), 2.0**shift / delta)
     raw = np.arange(raw_levels, dtype=np.float64) / (raw_levels - 1)
     return Deployment(
@@ -153,6 +177,7 @@ def deployment(
         np.asarray(boundaries, dtype=np.int64),
         tuple(layers),
         input_indices(raw, spec).astype(np.int64),
+        table_bits,
     )
 
 
@@ -161,12 +186,14 @@ def export_network(
     weight_levels: np.ndarray | None,
     raw_levels: int = 256,
     accumulator_bits: int = 32,
+    table_bits: int = 16,
 ) -> engine.IntegerNetwork:
     """Build the integer network of ``model`` for :mod:`fourfold_common.engine`.
 
     The network takes raw integer pixels in ``[0, raw_levels)`` (shape ``(h, w, 1)`` for a
     CNN, ``(h * w,)`` otherwise) and returns integer logits (classifier; argmax is the class)
-    or output activation indices (auto-encoder).
+    or output activation indices (auto-encoder). ``accumulator_bits`` and ``table_bits`` are
+    as in :func:`deployment`; the global table is held at ``table_bits`` (``int16`` default).
 
     Raises:
         ExportError: As :func:`deployment`, or the global table does not factor exactly.
@@ -182,7 +209,7 @@ def export_network(
         >>> net.tables["T"].shape
         (5, 8)
     """
-    plan = deployment(model, weight_levels, raw_levels, accumulator_bits)
+    plan = deployment(model, weight_levels, raw_levels, accumulator_bits, table_bits)
     spec = plan.spec
     table = engine.product_table(
         activation_levels(spec),
@@ -190,7 +217,7 @@ def export_network(
         plan.shift,
         delta=plan.delta,
         bias_row=True,
-        dtype="int32",
+        dtype=_TABLE_DTYPES[table_bits],
     )
     expected = np.concatenate(
         [np.outer(plan.multiples, plan.weight_integers), plan.bias_integers[None, :]]
@@ -241,9 +268,9 @@ def export_network(
         "weight_levels": count,
         "shift": plan.shift,
         "delta": plan.delta,
-        "shared_weight_values": plan.weight_values.tolist(),
         "raw_levels": len(plan.input_table),
         "accumulator_bits": accumulator_bits,
+        "table_bits": table_bits,
     }
     network = engine.IntegerNetwork(
         tuple(ops), {"T": table}, shape, len(plan.input_table), current, "int32", metadata
@@ -295,6 +322,7 @@ def simulate_integer(
     raw_levels: int = 256,
     batch_size: int = 1000,
     accumulator_bits: int = 32,
+    table_bits: int = 16,
 ) -> np.ndarray:
     """The discretized forward pass in exact integer units, in JAX (no table lookups).
 
@@ -305,7 +333,7 @@ def simulate_integer(
     Returns:
         The same array :func:`run_integer` returns for the exported network.
     """
-    plan = deployment(model, weight_levels, raw_levels, accumulator_bits)
+    plan = deployment(model, weight_levels, raw_levels, accumulator_bits, table_bits)
     multiples = jnp.asarray(plan.multiples, jnp.int32)
     boundaries = jnp.asarray(plan.boundaries, jnp.int32)
     weights = []

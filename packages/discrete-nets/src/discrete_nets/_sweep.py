@@ -37,6 +37,7 @@ def integer_evaluation(
     test: Split,
     raw_levels: int,
     accumulator_bits: int = 32,
+    table_bits: int = 16,
 ) -> dict[str, Any]:
     """Export ``model``, run it in the integer executor, and compare with the simulations.
 
@@ -56,11 +57,16 @@ def integer_evaluation(
         >>> integer_evaluation(r.model, r.weight_levels, te, 17)["match_simulation"]
         1.0
     """
-    network = export_network(model, weight_levels, raw_levels, accumulator_bits)
+    network = export_network(model, weight_levels, raw_levels, accumulator_bits, table_bits)
     raw = raw_pixels(test.images, raw_levels)
     integer = run_integer(network, raw)
     simulated = simulate_integer(
-        model, weight_levels, raw, raw_levels, accumulator_bits=accumulator_bits
+        model,
+        weight_levels,
+        raw,
+        raw_levels,
+        accumulator_bits=accumulator_bits,
+        table_bits=table_bits,
     )
     floats = predict(model, test.images)
     config = model.config
@@ -82,13 +88,16 @@ def integer_evaluation(
         "metric_integer": metric,
         "match_simulation": match_simulation,
         "match_float": match_float,
+        "deployed_bytes": memory.deployed_bytes,
         "artifact_bytes": memory.artifact_bytes,
         "float32_bytes": memory.float32_bytes,
         "memory_ratio": memory.ratio,
+        "artifact_ratio": memory.artifact_ratio,
         "index_bits": memory.index_bits,
         "table_bytes": memory.table_bytes,
         "index_bytes": memory.index_bytes,
         "accumulator_bits": accumulator_bits,
+        "table_bits": memory.table_bits,
         "test_inputs": len(test),
     }
 
