@@ -24,40 +24,48 @@ const GRID_LONG = [8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 
 const QSTEPS = [2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48];
 
 const fail = (message) => {
-  throw new DelaunayThumbError(message);
+  throw new DelaunayThumbError('delaunay-thumb: ' + message);
 };
 
 function toBytes(input) {
-  if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (ArrayBuffer.isView(input)) {
     return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   }
-  if (typeof input !== 'string') fail('expected bytes, base64 text or a data: URI');
-  let text = input.trim();
-  if (text.startsWith('data:')) {
-    const comma = text.indexOf(',');
-    if (comma < 0 || !text.slice(0, comma).endsWith(';base64')) {
-      fail('a data: URI must be base64-encoded');
-    }
-    text = text.slice(comma + 1);
-  }
+  if (typeof input !== 'string') fail('expected bytes, base64 or a data: URI');
   let raw;
   try {
-    raw = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+    raw = atob(input.replace(/^\s*data:[^,]*;base64,/, ''));
   } catch {
     fail('invalid base64');
   }
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
-// Section 3: binary range decoder; bytes past the end read as zero.
-function rangeDecoder(bytes) {
+const bitLength = (v) => (v ? 32 - Math.clz32(v) : 0);
+
+/**
+ * Parse a stream: header, vertices, canonical triangulation and colours (sections 2-6).
+ * @returns {object} see index.d.ts (Mesh)
+ */
+export function decodeMesh(input) {
+  const bytes = toBytes(input);
+  if (bytes.length < 2) fail('stream too short');
+  const head = bytes[0];
+  const aspect = bytes[1];
+  if (head >> 6) fail('unsupported version ' + (head >> 6));
+  const grey = (head & 0x20) !== 0;
+  const portrait = (head & 0x10) !== 0;
+  const long = GRID_LONG[head & 15];
+  const short = Math.max(2, Math.floor(((long - 1) * (aspect + 1) * 2 + 256) / 512) + 1);
+  const gw = portrait ? short : long;
+  const gh = portrait ? long : short;
+  // Section 3: binary range decoder; bytes past the end read as zero.
   let pos = 2;
   let range = 0xffffffff;
   let code = 0;
-  const next = () => (pos < bytes.length ? bytes[pos++] : 0);
-  for (let i = 0; i < 4; i++) code = ((code << 8) | next()) >>> 0;
+  const byte = () => (pos < bytes.length ? bytes[pos++] : 0);
+  for (let i = 0; i < 4; i++) code = ((code << 8) | byte()) >>> 0;
   const bit = (p0) => {
     const bound = (range >>> 12) * p0;
     let b = 0;
@@ -70,7 +78,7 @@ function rangeDecoder(bytes) {
     }
     while (range < 0x1000000) {
       range = (range << 8) >>> 0;
-      code = ((code << 8) | next()) >>> 0;
+      code = ((code << 8) | byte()) >>> 0;
     }
     return b;
   };
@@ -79,45 +87,23 @@ function rangeDecoder(bytes) {
     while (k--) v = v * 2 + bit(2048);
     return v;
   };
-  // Adaptive bit with its probability in probs[i].
+  // Adaptive bit with its probability of a 0 in probs[i].
   const adaptive = (probs, i) => {
     const p = probs[i];
     const b = bit(p);
     probs[i] = b ? p - (p >> 4) : p + ((4096 - p) >> 4);
     return b;
   };
-  return { bit, bits, adaptive };
-}
-
-const bitLength = (v) => (v ? 32 - Math.clz32(v) : 0);
-
-/**
- * Parse a stream: header, vertices, canonical triangulation and colours (sections 2-6).
- * @returns {object} see index.d.ts (Mesh)
- */
-export function decodeMesh(input) {
-  const bytes = toBytes(input);
-  if (bytes.length < 2) fail('stream too short: a thumbnail has at least a 2-byte header');
-  const head = bytes[0];
-  const aspect = bytes[1];
-  if (head >> 6) fail(`unsupported format version ${head >> 6}`);
-  const grey = (head & 0x20) !== 0;
-  const portrait = (head & 0x10) !== 0;
-  const long = GRID_LONG[head & 15];
-  const short = Math.max(2, Math.floor(((long - 1) * (aspect + 1) * 2 + 256) / 512) + 1);
-  const gw = portrait ? short : long;
-  const gh = portrait ? long : short;
-  const rd = rangeDecoder(bytes);
-  const qy = QSTEPS[rd.bits(4)];
-  const qc = QSTEPS[grey ? 0 : rd.bits(4)];
+  const qy = QSTEPS[bits(4)];
+  const qc = QSTEPS[grey ? 0 : bits(4)];
 
   // Section 4: vertex count (Exp-Golomb of order 4) and gap-coded positions.
   const eligible = gw * gh - 4;
   let prefix = 0;
-  while (rd.bit(2048)) if (++prefix > 16) fail('corrupt stream: vertex count too large');
-  const n = 2 ** (prefix + 4) + rd.bits(prefix + 4) - 16;
+  while (bit(2048)) if (++prefix > 16) fail('bad vertex count');
+  const n = 2 ** (prefix + 4) + bits(prefix + 4) - 16;
   if (n > eligible || n + 4 > MAX_VERTICES) {
-    fail(`corrupt stream: ${n} vertices do not fit the ${gw}x${gh} grid or exceed the cap`);
+    fail('bad vertex count');
   }
   const used = new Uint8Array(gw * gh);
   used[0] = used[gw - 1] = used[gw * (gh - 1)] = used[gw * gh - 1] = 1;
@@ -130,9 +116,9 @@ export function decodeMesh(input) {
     if (limit > 0) {
       const k = bitLength(Math.floor(limit / (2 * remV)));
       let q = 0;
-      while ((q + 1) << k <= limit && rd.adaptive(gapProbs, Math.min(q, 7))) q++;
-      gap = (q << k) + rd.bits(k);
-      if (gap > limit) fail('corrupt stream: vertex position outside the grid');
+      while ((q + 1) << k <= limit && adaptive(gapProbs, Math.min(q, 7))) q++;
+      gap = (q << k) + bits(k);
+      if (gap > limit) fail('vertex outside the grid');
     }
     // Eligible index -> raster index (skip the corners).
     let r = next + gap + 1;
@@ -154,43 +140,41 @@ export function decodeMesh(input) {
 
   // Section 6: colours predicted from the previously decoded neighbours.
   const before = Array.from({ length: count }, () => []);
-  const edges = edgeMap(tris, count);
-  edges.forEach((_, key) => {
-    const a = Math.floor(key / count);
-    const b = key % count;
-    if (a < b || !edges.has(b * count + a)) before[Math.max(a, b)].push(Math.min(a, b));
+  tris.forEach((a, s) => {
+    const b = tris[s - (s % 3) + ((s + 1) % 3)];
+    const list = before[a > b ? a : b];
+    if (!list.includes(a < b ? a : b)) list.push(a < b ? a : b);
   });
-  const channels = grey ? 1 : 3;
   const idx = new Int32Array(count * 3);
   const zero = new Array(9).fill(2048);
-  const sign = new Array(3).fill(2048);
+  const sign = [2048, 2048, 2048];
   const mag = new Array(18).fill(2048);
   for (let v = 0; v < count; v++) {
     const nb = before[v];
-    for (let ch = 0; ch < channels; ch++) {
+    for (let ch = 0; ch < (grey ? 1 : 3); ch++) {
       let pred = ch ? 0 : Math.floor((128 + (qy >> 1)) / qy);
       let bucket = 2;
       if (nb.length) {
         let sum = 0;
-        let lo = Infinity;
-        let hi = -Infinity;
+        let lo = 1e9;
+        let hi = -1e9;
         for (const u of nb) {
           const val = idx[u * 3 + ch];
           sum += val;
-          lo = Math.min(lo, val);
-          hi = Math.max(hi, val);
+          if (val < lo) lo = val;
+          if (val > hi) hi = val;
         }
         pred = Math.floor((2 * sum + nb.length) / (2 * nb.length));
         bucket = hi === lo ? 0 : hi - lo <= 2 ? 1 : 2;
       }
       let r = 0;
-      if (rd.adaptive(zero, ch * 3 + bucket)) {
-        const negative = rd.adaptive(sign, ch);
+      if (adaptive(zero, ch * 3 + bucket)) {
+        const negative = adaptive(sign, ch);
         let e = 0;
-        while (rd.adaptive(mag, ch * 6 + Math.min(e, 5))) {
-          if (++e > 10) fail('corrupt stream: colour residual too large');
+        while (adaptive(mag, ch * 6 + (e < 5 ? e : 5))) {
+          if (++e > 10) fail('residual too large');
         }
-        r = 2 ** e + rd.bits(e);
+        r = 2 ** e + bits(e);
         if (negative) r = -r;
       }
       idx[v * 3 + ch] = pred + r;
@@ -199,33 +183,18 @@ export function decodeMesh(input) {
   const yMax = Math.floor((255 + (qy >> 1)) / qy);
   const cMax = Math.floor((128 + (qc >> 1)) / qc);
   const rgb = new Float64Array(count * 3);
-  for (let v = 0; v < count; v++) {
-    const iy = idx[v * 3];
-    const ico = idx[v * 3 + 1];
-    const icg = idx[v * 3 + 2];
-    if (iy < 0 || iy > yMax) fail('corrupt stream: luma index out of range');
-    if (Math.abs(ico) > cMax || Math.abs(icg) > cMax) {
-      fail('corrupt stream: chroma index out of range');
+  for (let v = 0; v < 3 * count; v += 3) {
+    const y = idx[v] * qy;
+    const co = idx[v + 1] * qc;
+    const cg = idx[v + 2] * qc;
+    if (idx[v] < 0 || idx[v] > yMax || Math.abs(co) > cMax * qc || Math.abs(cg) > cMax * qc) {
+      fail('colour out of range');
     }
-    const y = iy * qy;
-    const co = ico * qc;
-    const cg = icg * qc;
-    rgb.set([y + co - cg, y + cg, y - co - cg], v * 3);
+    rgb[v] = y + co - cg;
+    rgb[v + 1] = y + cg;
+    rgb[v + 2] = y - co - cg;
   }
   return { gw, gh, aspect, portrait, grey, qy, qc, xs, ys, triangles: tris, indices: idx, rgb };
-}
-
-// Directed edges (a -> b) of positively oriented triangles: key a * n + b -> 3 * t + side.
-function edgeMap(tris, n) {
-  const map = new Map();
-  for (let s = 0; s < tris.length; s++) {
-    map.set(tris[s] * n + tris[s - (s % 3) + ((s + 1) % 3)], s);
-  }
-  return map;
-}
-
-function orient(xs, ys, a, b, c) {
-  return (xs[b] - xs[a]) * (ys[c] - ys[a]) - (ys[b] - ys[a]) * (xs[c] - xs[a]);
 }
 
 function incircle(xs, ys, a, b, c, d) {
@@ -249,103 +218,88 @@ function triangulate(xs, ys) {
   const n = xs.length;
   const c10 = xs.indexOf(xs[n - 1]);
   const c01 = xs.lastIndexOf(0);
-  // Lowest y reached by a triangle's circumcircle (floating point, used with a margin): once
-  // the sweep in raster order has passed it, no later vertex can fall inside the circle and
-  // the triangle is final. This keeps the active set small.
-  const low = (a, b, c) => {
-    const [ax, ay, bx, by, cx, cy] = [xs[a], ys[a], xs[b], ys[b], xs[c], ys[c]];
-    const d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by));
-    const [al, bl, cl] = [ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy];
-    const ux = (al * (by - cy) + bl * (cy - ay) + cl * (ay - by)) / d;
-    const uy = (al * (cx - bx) + bl * (ax - cx) + cl * (bx - ax)) / d;
-    return uy + Math.hypot(ax - ux, ay - uy);
+  // Largest y reached by a triangle's circumcircle (floating point, used with a margin):
+  // once the raster-order sweep has passed it, no later vertex can fall inside the circle
+  // and the triangle is final. This keeps the active set small.
+  // Active triangles: (a, b, c, y) with y the largest y its circumcircle reaches (floating
+  // point, used with a margin). Once the sweep in raster order passes y, no later vertex can
+  // fall inside the circle and the triangle is final: this keeps the active set small.
+  let active = [];
+  const add = (a, b, c) => {
+    const ax = xs[a];
+    const ay = ys[a];
+    const bx = xs[b] - ax;
+    const by = ys[b] - ay;
+    const cx = xs[c] - ax;
+    const cy = ys[c] - ay;
+    const d = 2 * (bx * cy - by * cx);
+    const bl = bx * bx + by * by;
+    const cl = cx * cx + cy * cy;
+    const uy = (bx * cl - cx * bl) / d;
+    active.push(a, b, c, ay + uy + Math.hypot((cy * bl - by * cl) / d, uy));
   };
-  const active = [0, c10, n - 1, 0, n - 1, c01];
-  const lows = [low(0, c10, n - 1), low(0, n - 1, c01)];
-  const done = [];
-  const cavity = [];
+  add(0, c10, n - 1);
+  add(0, n - 1, c01);
+  const tris = [];
   for (let p = 1; p < n - 1; p++) {
     if (p === c10 || p === c01) continue;
-    let kept = 0;
-    cavity.length = 0;
-    for (let t = 0; t < lows.length; t++) {
-      const a = active[3 * t];
-      const b = active[3 * t + 1];
-      const c = active[3 * t + 2];
-      if (lows[t] < ys[p] - 1e-6) {
-        done.push(a, b, c);
-      } else if (incircle(xs, ys, a, b, c, p) > 0) {
-        cavity.push(a, b, b, c, c, a);
-      } else {
-        active[3 * kept] = a;
-        active[3 * kept + 1] = b;
-        active[3 * kept + 2] = c;
-        lows[kept++] = lows[t];
-      }
+    const list = active;
+    const cavity = [];
+    active = [];
+    for (let t = 0; t < list.length; t += 4) {
+      const a = list[t];
+      const b = list[t + 1];
+      const c = list[t + 2];
+      if (list[t + 3] < ys[p] - 1e-6) tris.push(a, b, c);
+      else if (incircle(xs, ys, a, b, c, p) > 0) cavity.push(a, b, b, c, c, a);
+      else active.push(a, b, c, list[t + 3]);
     }
-    active.length = 3 * kept;
-    lows.length = kept;
     // The cavity's boundary: its directed edges whose reverse is not in the cavity.
     for (let e = 0; e < cavity.length; e += 2) {
       const a = cavity[e];
       const b = cavity[e + 1];
-      let inner = false;
-      for (let f = 0; f < cavity.length && !inner; f += 2) {
-        inner = cavity[f] === b && cavity[f + 1] === a;
-      }
-      if (!inner && orient(xs, ys, a, b, p) > 0) {
-        active.push(a, b, p);
-        lows.push(low(a, b, p));
+      let f = 0;
+      while (f < cavity.length && (cavity[f] !== b || cavity[f + 1] !== a)) f += 2;
+      // Keep the new triangle (a, b, p) unless p lies on the edge (on the grid border).
+      if (f === cavity.length && (xs[b] - xs[a]) * (ys[p] - ys[a]) !== (ys[b] - ys[a]) * (xs[p] - xs[a])) {
+        add(a, b, p);
       }
     }
   }
-  const tris = done.concat(active);
-  // Merge triangles across co-circular edges (union-find), then fan each merged face.
-  const m = tris.length / 3;
-  const parent = Array.from({ length: m }, (_, i) => i);
-  const find = (i) => (parent[i] === i ? i : (parent[i] = find(parent[i])));
-  const edges = edgeMap(tris, n);
-  let merged = false;
-  edges.forEach((s, key) => {
-    const twin = edges.get((key % n) * n + Math.floor(key / n));
-    if (twin > s && incircle(xs, ys, ...tris.slice(s - (s % 3), s - (s % 3) + 3), opposite(tris, twin)) === 0) {
-      parent[find(s / 3 | 0)] = find(twin / 3 | 0);
-      merged = true;
+  for (let t = 0; t < active.length; t += 4) tris.push(active[t], active[t + 1], active[t + 2]);
+  // Canonical form: flip each co-circular edge (a, b) whose quadrilateral's other diagonal
+  // (c, d) has a smaller first vertex. Every flip lowers the sum of the edges' first vertices,
+  // so this ends, and then every co-circular face is the fan from its first raster vertex.
+  const edges = new Map();
+  const link = (t) => {
+    for (let k = 0; k < 3; k++) edges.set(tris[t + k] * n + tris[t + ((k + 1) % 3)], t);
+  };
+  for (let t = 0; t < tris.length; t += 3) link(t);
+  for (let again = true; again; ) {
+    again = false;
+    for (let t = 0; t < tris.length; t += 3) {
+      for (let k = 0; k < 3; k++) {
+        const a = tris[t + k];
+        const b = tris[t + ((k + 1) % 3)];
+        const c = tris[t + ((k + 2) % 3)];
+        const u = edges.get(b * n + a);
+        if (u === undefined) continue;
+        const d = tris[u] + tris[u + 1] + tris[u + 2] - a - b;
+        if (Math.min(c, d) < Math.min(a, b) && !incircle(xs, ys, a, b, c, d)) {
+          edges.delete(a * n + b);
+          edges.delete(b * n + a);
+          tris.splice(t, 3, c, a, d);
+          tris.splice(u, 3, d, b, c);
+          link(t);
+          link(u);
+          again = true;
+          break;
+        }
+      }
     }
-  });
-  if (!merged) return Int32Array.from(tris);
-  const out = [];
-  const faces = new Map();
-  for (let t = 0; t < m; t++) {
-    const root = find(t);
-    if (!faces.has(root)) faces.set(root, []);
-    faces.get(root).push(t);
   }
-  faces.forEach((members) => {
-    if (members.length === 1) {
-      out.push(...tris.slice(3 * members[0], 3 * members[0] + 3));
-      return;
-    }
-    const dir = new Set();
-    for (const t of members) {
-      for (let j = 0; j < 3; j++) dir.add(tris[3 * t + j] * n + tris[3 * t + ((j + 1) % 3)]);
-    }
-    const nxt = new Map();
-    dir.forEach((key) => {
-      const a = Math.floor(key / n);
-      const b = key % n;
-      if (!dir.has(b * n + a)) nxt.set(a, b);
-    });
-    const start = Math.min(...nxt.keys());
-    const ring = [start];
-    for (let c = nxt.get(start); c !== start; c = nxt.get(c)) ring.push(c);
-    for (let j = 1; j + 1 < ring.length; j++) out.push(start, ring[j], ring[j + 1]);
-  });
-  return Int32Array.from(out);
+  return Int32Array.from(tris);
 }
-
-// The vertex of the triangle holding directed-edge slot s that is not on that edge.
-const opposite = (tris, s) => tris[s - (s % 3) + ((s + 2) % 3)];
 
 /**
  * Output (width, height) for a mesh and a requested size (section 7 and decode()).
@@ -353,13 +307,10 @@ const opposite = (tris, s) => tris[s - (s % 3) + ((s + 2) % 3)];
  */
 export function outputSize(mesh, size = DEFAULT_SIZE) {
   const ok = (v) => Number.isInteger(v) && v >= 1 && v <= MAX_SIDE;
-  if (Array.isArray(size)) {
-    if (size.length !== 2 || !ok(size[0]) || !ok(size[1])) {
-      throw new RangeError(`width and height must be integers in 1..${MAX_SIDE}`);
-    }
-    return [size[0], size[1]];
+  if (Array.isArray(size) ? size.length !== 2 || !ok(size[0]) || !ok(size[1]) : !ok(size)) {
+    throw new RangeError('size: an integer or [width, height] in 1..4096');
   }
-  if (!ok(size)) throw new RangeError(`size must be an integer in 1..${MAX_SIDE}`);
+  if (Array.isArray(size)) return [size[0], size[1]];
   const short = Math.max(1, Math.floor((size * (mesh.aspect + 1) * 2 + 256) / 512));
   return mesh.portrait ? [short, size] : [size, short];
 }
@@ -374,11 +325,12 @@ export function renderMesh(mesh, size) {
   const data = new Uint8ClampedArray(w * h * 4).fill(255);
   const sx = w / (gw - 1);
   const sy = h / (gh - 1);
+  const fx = 2 * (gw - 1);
+  const fy = 2 * (gh - 1);
   for (let t = 0; t < tris.length; t += 3) {
-    const [a, b, c] = [tris[t], tris[t + 1], tris[t + 2]];
-    // Exact containment in units of 1 / (2 (gw - 1)) and 1 / (2 (gh - 1)) pixel.
-    const X = [2 * xs[a] * w, 2 * xs[b] * w, 2 * xs[c] * w];
-    const Y = [2 * ys[a] * h, 2 * ys[b] * h, 2 * ys[c] * h];
+    const a = tris[t];
+    const b = tris[t + 1];
+    const c = tris[t + 2];
     // Colour planes as in the Python decoder: value = gx * x + gy * y + off per channel.
     const x0 = xs[a] * sx;
     const y0 = ys[a] * sy;
@@ -396,26 +348,38 @@ export function renderMesh(mesh, size) {
       const gy = (d2 * e1x - d1 * e2x) / den;
       planes.push(gx, gy, c0 - gx * x0 - gy * y0);
     }
-    // Bounding box, one pixel wider than needed: the exact test below decides.
-    const i0 = Math.max(0, Math.floor(Math.min(...X) / (2 * (gw - 1)) - 0.5));
-    const i1 = Math.min(w - 1, Math.ceil(Math.max(...X) / (2 * (gw - 1)) - 0.5));
-    const j0 = Math.max(0, Math.floor(Math.min(...Y) / (2 * (gh - 1)) - 0.5));
-    const j1 = Math.min(h - 1, Math.ceil(Math.max(...Y) / (2 * (gh - 1)) - 0.5));
+    // Exact containment on integers: x scaled by 2 (gw - 1), y by 2 (gh - 1). Edge k -> l
+    // keeps q when (X[l] - X[k]) (qy - Y[k]) - (Y[l] - Y[k]) (qx - X[k]) >= 0; along a row
+    // qx grows by fx per pixel, so each edge value changes by a constant step.
+    const X = [2 * xs[a] * w, 2 * xs[b] * w, 2 * xs[c] * w];
+    const Y = [2 * ys[a] * h, 2 * ys[b] * h, 2 * ys[c] * h];
+    // Bounding box, one pixel wider than needed: the exact test decides.
+    const i0 = Math.max(0, Math.floor(Math.min(...X) / fx) - 1);
+    const i1 = Math.min(w - 1, Math.ceil(Math.max(...X) / fx));
+    const j0 = Math.max(0, Math.floor(Math.min(...Y) / fy) - 1);
+    const j1 = Math.min(h - 1, Math.ceil(Math.max(...Y) / fy));
+    const dx0 = X[1] - X[0];
+    const dy0 = Y[1] - Y[0];
+    const dx1 = X[2] - X[1];
+    const dy1 = Y[2] - Y[1];
+    const dx2 = X[0] - X[2];
+    const dy2 = Y[0] - Y[2];
+    const qx = (2 * i0 + 1) * (gw - 1);
     for (let j = j0; j <= j1; j++) {
-      const py = (2 * j + 1) * (gh - 1);
-      for (let i = i0; i <= i1; i++) {
-        const px = (2 * i + 1) * (gw - 1);
-        let inside = true;
-        for (let k = 0; k < 3 && inside; k++) {
-          const l = (k + 1) % 3;
-          inside = (X[l] - X[k]) * (py - Y[k]) - (Y[l] - Y[k]) * (px - X[k]) >= 0;
+      const qy = (2 * j + 1) * (gh - 1);
+      let f0 = dx0 * (qy - Y[0]) - dy0 * (qx - X[0]);
+      let f1 = dx1 * (qy - Y[1]) - dy1 * (qx - X[1]);
+      let f2 = dx2 * (qy - Y[2]) - dy2 * (qx - X[2]);
+      for (let i = i0, o = (j * w + i0) * 4; i <= i1; i++, o += 4) {
+        if (f0 >= 0 && f1 >= 0 && f2 >= 0) {
+          for (let ch = 0; ch < 3; ch++) {
+            const k = 3 * ch;
+            data[o + ch] = Math.floor(planes[k] * (i + 0.5) + planes[k + 1] * (j + 0.5) + planes[k + 2] + 0.5);
+          }
         }
-        if (!inside) continue;
-        const o = (j * w + i) * 4;
-        for (let ch = 0; ch < 3; ch++) {
-          const v = planes[3 * ch] * (i + 0.5) + planes[3 * ch + 1] * (j + 0.5) + planes[3 * ch + 2];
-          data[o + ch] = Math.floor(v + 0.5);
-        }
+        f0 -= dy0 * fx;
+        f1 -= dy1 * fx;
+        f2 -= dy2 * fx;
       }
     }
   }

@@ -12,7 +12,7 @@ export const DEFAULT_SIZE: number;
 /** Most vertices a stream may declare, corners included (4096). */
 export const MAX_VERTICES: number;
 
-/** Raw bytes, standard or URL-safe base64 text, or a `data:...;base64,` URI. */
+/** Raw bytes, base64 text (padding optional), or a `data:...;base64,` URI. */
 export type ThumbInput = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
 /** Longest side in pixels, or an explicit `[width, height]`. */
