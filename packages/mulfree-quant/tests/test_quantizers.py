@@ -34,14 +34,37 @@ def test_activation_levels_contain_zero_and_are_nonnegative_for_relu(scheme, n):
     assert 0.0 in signed
 
 
-def test_adaptive_schemes_beat_uniform_on_laplacian_weights():
-    def mse(levels):
-        index = np.asarray(mq.quantize_index(jnp.asarray(WEIGHTS), jnp.asarray(levels)))
-        return float(np.mean((WEIGHTS - levels[index]) ** 2))
+def _mse(levels):
+    index = np.asarray(mq.quantize_index(jnp.asarray(WEIGHTS), jnp.asarray(levels)))
+    return float(np.mean((WEIGHTS - levels[index]) ** 2))
 
-    uniform = mse(mq.place_levels(WEIGHTS, 5, "uniform"))
-    for scheme in ("laplacian", "kmeans", "quantile"):
-        assert mse(mq.place_levels(WEIGHTS, 5, scheme)) < 0.7 * uniform
+
+def test_kmeans_has_the_least_error_and_clipping_helps_uniform():
+    errors = {scheme: _mse(mq.place_levels(WEIGHTS, 5, scheme)) for scheme in mq.SCHEMES}
+    assert errors["kmeans"] == min(errors.values())  # Lloyd-Max on the sample
+    magnitude = float(np.max(np.abs(WEIGHTS)))
+    full_range = _mse(np.linspace(-magnitude, magnitude, 5))
+    assert errors["uniform"] < 0.5 * full_range  # least-squares clipping of the range
+    assert errors["gaussian"] < errors["laplacian"]  # Lloyd-Max vs equal occupancy
+
+
+def test_clipped_range_trims_heavy_tails_but_not_a_bounded_sample():
+    # A uniform sample: the least-squares 9-level quantizer has its outer levels at the centres
+    # of the outer cells, ±(1 - 1/9) (the candidate grid resolves 1/48 of the range).
+    clean = np.linspace(-1.0, 1.0, 1001)
+    assert mq.clipped_range(clean, 9, signed=True) == pytest.approx(8 / 9, abs=0.025)
+    clip = mq.clipped_range(WEIGHTS, 9, signed=True)
+    assert clip < 0.6 * np.max(np.abs(WEIGHTS))
+    assert mq.place_levels(WEIGHTS, 9, "uniform")[-1] == pytest.approx(clip)
+    assert mq.clipped_range(RELU, 8, signed=False) < np.max(RELU)
+
+
+def test_laplacian_relu_levels_follow_the_one_sided_fit():
+    sample = np.concatenate([np.zeros(5_000), RNG.exponential(0.5, 50_000)])
+    levels = mq.activation_levels(sample, 8, "laplacian")
+    expected = -0.5 * np.log1p(-(np.arange(7) + 0.5) / 7)
+    assert levels[0] == 0.0
+    np.testing.assert_allclose(levels[1:], expected, rtol=0.03)
 
 
 def test_unknown_scheme_and_bad_config_raise():
@@ -55,6 +78,8 @@ def test_unknown_scheme_and_bad_config_raise():
         mq.QuantConfig.for_entries(41, "kmeans")
     with pytest.raises(mq.MulfreeError):
         mq.TrainConfig(epochs=0)
+    with pytest.raises(mq.MulfreeError, match="activation_mapping"):
+        mq.QuantConfig(activation_mapping="lut")
 
 
 def test_table_shapes_multiply_to_their_entries():

@@ -119,3 +119,22 @@ def test_batch_norm_statistics_update_during_training(digits):
     np.testing.assert_allclose(
         twin(train.images[:8], quantize=False), model(train.images[:8]), rtol=1e-4, atol=1e-4
     )
+
+
+def test_finalize_snaps_weights_without_moving_any_level(digits):
+    train, test = digits
+    model = mq.FloatNet(mq.zoo_model("mlp", (8, 8, 1)), seed=0)
+    mq.fit(model, train, mq.TrainConfig(epochs=2, batch_size=64, progress=False))
+    twin = mq.to_table_based(model, mq.QuantConfig.for_entries(40, "kmeans"))
+    mq.calibrate(twin, train.images)
+    before = mq.predict_logits(twin, test.images)
+    levels = [np.asarray(layer.weight_levels[...]).copy() for layer in twin.layers[1:]]
+    outputs = [np.asarray(layer.output_levels[...]).copy() for layer in twin.layers[1:3]]
+    assert not np.all(np.isin(np.asarray(twin.layers[1].kernel[...]), levels[0]))
+    mq.finalize(twin, train.images)
+    for layer, kept in zip(twin.layers[1:], levels, strict=True):
+        np.testing.assert_array_equal(layer.weight_levels[...], kept)
+        assert np.all(np.isin(np.asarray(layer.kernel[...]), kept))
+    for layer, kept in zip(twin.layers[1:3], outputs, strict=True):
+        np.testing.assert_array_equal(layer.output_levels[...], kept)
+    np.testing.assert_allclose(mq.predict_logits(twin, test.images), before, rtol=1e-5, atol=1e-5)

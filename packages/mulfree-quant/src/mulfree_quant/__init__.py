@@ -21,7 +21,13 @@ from mulfree_quant._calibrate import (
     recluster_weights,
     snap_weights,
 )
-from mulfree_quant._config import SCHEMES, TABLE_SHAPES, QuantConfig, TrainConfig
+from mulfree_quant._config import (
+    ACTIVATION_MAPPINGS,
+    SCHEMES,
+    TABLE_SHAPES,
+    QuantConfig,
+    TrainConfig,
+)
 from mulfree_quant._convert import fold_batch_norm, to_table_based
 from mulfree_quant._data import DATASETS, Split, load_dataset
 from mulfree_quant._errors import MulfreeError
@@ -29,7 +35,13 @@ from mulfree_quant._evaluate import MODES, Evaluation, evaluate
 from mulfree_quant._export import EXACT_LIMIT, export, export_artifact
 from mulfree_quant._float_net import FloatNet
 from mulfree_quant._parallel import data_mesh
-from mulfree_quant._quantizers import activation_levels, place_levels, quantize_index, quantize_ste
+from mulfree_quant._quantizers import (
+    activation_levels,
+    clipped_range,
+    place_levels,
+    quantize_index,
+    quantize_ste,
+)
 from mulfree_quant._report import CompactnessReport, compactness_report
 from mulfree_quant._simulate import build_simulator, simulate
 from mulfree_quant._spec import (
@@ -46,6 +58,7 @@ from mulfree_quant._train import TrainResult, fit, predict_logits
 from mulfree_quant._zoo import ZOO, alexnet, lenet5, mlp, mobilenet, resnet, zoo_model
 
 __all__ = [
+    "ACTIVATION_MAPPINGS",
     "DATASETS",
     "EXACT_LIMIT",
     "MODES",
@@ -79,6 +92,7 @@ __all__ = [
     "build_simulator",
     "calibrate",
     "calibrate_activations",
+    "clipped_range",
     "compactness_report",
     "data_mesh",
     "evaluate",

@@ -33,6 +33,8 @@ def _quant_config(args: argparse.Namespace) -> object:
         overrides["weight_scheme"] = args.weight_scheme
     if args.activation_table_entries:
         overrides["activation_table_entries"] = args.activation_table_entries
+    if args.activation_mapping:
+        overrides["activation_mapping"] = args.activation_mapping
     if args.na and args.nw:
         return QuantConfig(
             activation_levels=args.na,
@@ -173,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--scheme", choices=sorted(SCHEMES), default="kmeans")
     quantize.add_argument("--weight-scheme", choices=sorted(SCHEMES), default="")
     quantize.add_argument("--activation-table-entries", type=int, default=0)
+    quantize.add_argument(
+        "--activation-mapping",
+        choices=["threshold", "shift"],
+        default="",
+        help="export: integer cut points (default) or the paper's shift + table",
+    )
     quantize.add_argument("--epochs", type=int, default=3)
     quantize.add_argument("--batch-size", type=int, default=64)
     quantize.add_argument("--lr", type=float, default=5e-4)

@@ -16,6 +16,9 @@ SCHEMES = {
 }
 """Quantization scheme name -> family (fixed / parametric / model-free)."""
 
+ACTIVATION_MAPPINGS = ("threshold", "shift")
+"""Export mappings from an accumulator to the next index (see :class:`QuantConfig`)."""
+
 TABLE_SHAPES = {40: (8, 5), 80: (8, 10), 160: (16, 10), 320: (16, 20)}
 """Table entries per layer -> (activation levels Na, weight levels Nw) used by the benchmark."""
 
@@ -32,6 +35,11 @@ class QuantConfig:
         input_levels: Levels of the network input (uniform on ``[0, 1]``); defaults to
             ``activation_levels``.
         activation_table_entries: Largest activation table ``Nx`` (shift + table mapping).
+        activation_mapping: How an accumulator becomes the next layer's index in the export:
+            ``"threshold"`` (default) compares it with the ``Na - 1`` integer cut points, which
+            reproduces the quantized forward pass exactly up to table rounding;
+            ``"shift"`` is the paper's arithmetic shift plus a table of at most
+            ``activation_table_entries`` entries (bins straddling a cut point may differ).
         recluster_every: Re-place weight and activation levels every this many QAT steps.
         calibration_samples: Images used to calibrate activation levels.
         max_cluster_samples: Subsample size for k-means on large layers.
@@ -48,6 +56,7 @@ class QuantConfig:
     weight_scheme: str = "kmeans"
     input_levels: int = 0
     activation_table_entries: int = 1024
+    activation_mapping: str = "threshold"
     recluster_every: int = 100
     calibration_samples: int = 512
     max_cluster_samples: int = 20_000
@@ -61,6 +70,11 @@ class QuantConfig:
                 raise MulfreeError(f"unknown scheme {scheme!r}; choose from {sorted(SCHEMES)}")
         if self.input_levels == 1 or self.input_levels < 0:
             raise MulfreeError("input_levels must be >= 2 (or 0 for activation_levels)")
+        if self.activation_mapping not in ACTIVATION_MAPPINGS:
+            raise MulfreeError(
+                f"activation_mapping must be one of {ACTIVATION_MAPPINGS}, "
+                f"got {self.activation_mapping!r}"
+            )
         if self.activation_table_entries < 2 or self.recluster_every < 1:
             raise MulfreeError("activation_table_entries >= 2 and recluster_every >= 1 needed")
         if self.calibration_samples < 1 or self.max_cluster_samples < 1:

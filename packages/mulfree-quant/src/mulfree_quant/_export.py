@@ -21,6 +21,21 @@ EXACT_LIMIT = 2**24
 """Accumulators stay below this so that the float32 JAX simulation is bit-exact."""
 
 
+def _boundaries(cuts: np.ndarray, scale: float, activation: str) -> np.ndarray:
+    """Integer accumulator cut points: index ``k`` for ``acc >= boundaries[k - 1]``.
+
+    A real pre-activation ``z = acc / scale`` gets index ``#{k : z >= cuts[k]}`` (ties go up, as
+    in :func:`~mulfree_quant.quantize_index`), i.e. ``acc >= ceil(cuts[k] · scale)``. Above 0
+    ReLU is the identity; a cut point at or below 0 admits every ReLU output, so its boundary is
+    put below any reachable accumulator (all accumulators stay within ``±2^24``).
+    """
+    limit = float(EXACT_LIMIT + 1)
+    scaled = np.clip(np.ceil(np.asarray(cuts, np.float64) * scale), -limit, limit)
+    if activation == "relu":
+        scaled = np.where(np.asarray(cuts) <= 0, -limit, scaled)
+    return scaled.astype(np.int32)
+
+
 @dataclass
 class _State:
     buffer: str
@@ -50,6 +65,11 @@ class _Builder:
     ) -> str:
         output = self.name("x")
         cuts = thresholds(out_levels)
+        if self.config.activation_mapping == "threshold":
+            self.ops.append(
+                engine.ThresholdActivation(source, output, _boundaries(cuts, scale, activation))
+            )
+            return output
 
         def index_of(z: np.ndarray) -> np.ndarray:
             value = np.maximum(z, 0.0) if activation == "relu" else z
@@ -179,9 +199,12 @@ def export(model: TableNet, *, raw_max: int = 255) -> engine.IntegerNetwork:
     Each table layer gets ``T[i, j] = round(a_i · w_j · 2^s)`` with ``s`` from
     :func:`fourfold_common.engine.choose_shift` keeping every accumulator below ``2^24`` (so
     int32 cannot overflow and the float32 simulation is exact); its bias is ``round(b · 2^s)``.
-    Activations map the accumulator to the next index by an arithmetic shift and a table of at
-    most ``config.activation_table_entries`` entries (the paper's ``δ`` is absorbed into that
-    table). Raw integer inputs ``0..raw_max`` are mapped to input indices by a lookup.
+    Activations map the accumulator to the next index by comparisons with the ``Na - 1``
+    integer cut points (``config.activation_mapping="threshold"``, the default: the export then
+    agrees with the quantized forward pass up to table rounding), or by an arithmetic shift and
+    a table of at most ``config.activation_table_entries`` entries (``"shift"``; the paper's
+    ``δ`` is absorbed into that table). Raw integer inputs ``0..raw_max`` are mapped to input
+    indices by a lookup.
 
     Args:
         model: A calibrated (ideally finalized) :class:`TableNet`.

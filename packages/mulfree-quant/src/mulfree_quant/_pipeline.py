@@ -53,7 +53,7 @@ def demo_rows(
     dataset: str = "digits",
     model: str = "mlp",
     entries: tuple[int, ...] = (40, 320),
-    schemes: tuple[str, ...] = ("uniform", "laplacian", "kmeans"),
+    schemes: tuple[str, ...] = ("uniform", "gaussian", "kmeans"),
     float_epochs: int = 15,
     qat_epochs: int = 4,
     progress: bool = False,

@@ -18,14 +18,44 @@ from mulfree_quant._config import SCHEMES
 from mulfree_quant._errors import MulfreeError
 
 
+def clipped_range(sample: np.ndarray, n: int, *, signed: bool, candidates: int = 48) -> float:
+    """Clipping magnitude ``m`` of a uniform ``n``-level quantizer with the least squared error.
+
+    Searches ``m`` over ``candidates`` evenly spaced fractions of the sample's largest magnitude
+    (the last one is the magnitude itself) and returns the one minimising the mean squared
+    error of quantizing ``sample`` to ``n`` uniform levels on ``[-m, m]`` (``signed``) or
+    ``[0, m]``. The range is calibrated on data; the levels stay uniform (a *fixed* scheme).
+
+    Example:
+        >>> sample = np.concatenate([np.linspace(-1.0, 1.0, 999), [50.0]])
+        >>> clipped_range(sample, 5, signed=True) < 5.0
+        True
+    """
+    values = np.asarray(sample, dtype=np.float64).ravel()
+    magnitude = float(np.max(np.abs(values))) if values.size else 0.0
+    if magnitude <= 0 or n < 2:
+        return magnitude if magnitude > 0 else 1.0
+    best, best_error = magnitude, np.inf
+    for fraction in np.linspace(1.0 / candidates, 1.0, candidates):
+        m = magnitude * float(fraction)
+        low = -m if signed else 0.0
+        step = (m - low) / (n - 1)
+        index = np.clip(np.rint((values - low) / step), 0, n - 1)
+        error = float(np.mean((low + index * step - values) ** 2))
+        if error < best_error:
+            best, best_error = m, error
+    return best
+
+
 def place_levels(
     values: np.ndarray, n: int, scheme: str, *, seed: int = 0, max_samples: int = 20_000
 ) -> np.ndarray:
     """``n`` sorted levels for the sample ``values`` with one of the :data:`SCHEMES`.
 
     Fixed schemes use only the sample's range: ``uniform`` spans ``[-m, m]`` for signed data and
-    ``[0, m]`` for non-negative data (``m`` = largest magnitude), ``log`` places powers of two
-    below ``m``. Parametric schemes fit a Gaussian or a Laplacian; model-free ones are k-means
+    ``[0, m]`` for non-negative data, with ``m`` the least-squared-error clipping magnitude of
+    :func:`clipped_range` (at most the largest magnitude); ``log`` places powers of two below the
+    largest magnitude. Parametric schemes fit a Gaussian or a Laplacian; model-free ones are k-means
     and quantiles (see :mod:`fourfold_common.levels`).
 
     Args:
@@ -43,7 +73,7 @@ def place_levels(
         MulfreeError: Unknown scheme.
 
     Example:
-        >>> place_levels(np.array([-1.0, 0.2, 0.5, 1.0]), 3, "uniform").tolist()
+        >>> place_levels(np.array([-1.0, 0.0, 1.0]), 3, "uniform").tolist()
         [-1.0, 0.0, 1.0]
     """
     if scheme not in SCHEMES:
@@ -53,7 +83,8 @@ def place_levels(
     magnitude = magnitude if magnitude > 0 else 1.0
     nonnegative = bool(sample.size) and float(sample.min()) >= 0
     if scheme == "uniform":
-        return uniform_levels(n, 0.0 if nonnegative else -magnitude, magnitude)
+        clip = clipped_range(sample, n, signed=not nonnegative) if sample.size else magnitude
+        return uniform_levels(n, 0.0 if nonnegative else -clip, clip)
     if scheme == "log":
         return power_of_two_levels(n, magnitude, signed=not nonnegative)
     if scheme == "gaussian":
@@ -73,7 +104,11 @@ def activation_levels(
     Zero is needed for padding and is where ReLU puts much of its mass. Non-negative samples
     (ReLU outputs) get ``0`` plus ``n - 1`` levels placed on the positive values; signed samples
     get ``n - 1`` levels on all values plus ``0`` (a level that lands on ``0`` is replaced by a
-    split of the widest gap).
+    split of the widest gap). ``uniform`` on non-negative samples is ``n`` uniform levels on
+    ``[0, m]`` with ``m`` from :func:`clipped_range`. ``laplacian`` on non-negative samples fits
+    the one-sided Laplacian (exponential, maximum-likelihood scale ``b`` = mean of the positive
+    values) and places the ``n - 1`` positive levels at its equal-occupancy quantiles
+    ``-b · ln(1 - (k + 1/2) / (n - 1))`` (a two-sided fit would put levels below zero).
 
     Example:
         >>> activation_levels(np.array([0.0, 0.0, 1.0, 2.0, 3.0]), 4, "quantile").tolist()
@@ -84,6 +119,13 @@ def activation_levels(
     base = sample[sample > 0] if nonnegative else sample
     if base.size == 0:
         base = np.array([1.0])
+    if scheme == "uniform" and nonnegative:
+        clip = clipped_range(sample, n, signed=False)
+        return uniform_levels(n, 0.0, clip)
+    if scheme == "laplacian" and nonnegative:
+        occupancy = (np.arange(n - 1) + 0.5) / (n - 1)
+        rest = -float(np.mean(base)) * np.log1p(-occupancy)
+        return _with_zero(rest, n, float(np.max(base)))
     if scheme in ("uniform", "log"):
         magnitude = float(np.max(np.abs(base)))
         if nonnegative:

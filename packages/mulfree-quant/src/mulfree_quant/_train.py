@@ -161,7 +161,7 @@ def fit(
                 nnx.update(twin, params, rest)
                 twin.eval()
                 recluster_weights(twin)
-                calibrate_activations(twin, calibration_images)
+                calibrate_activations(twin, calibration_images, passes=1)
                 twin.train()
                 _, params, rest = cast(tuple[Any, Any, Any], nnx.split(twin, nnx.Param, ...))
                 params, rest = replicate((params, rest), mesh)
