@@ -374,9 +374,16 @@ def code_bytes(obj: Path) -> dict[str, int]:
     return sections
 
 
-def measure(name: str, net: IntegerNetwork, inputs: np.ndarray, repeats: int, work: Path) -> dict:
+def measure(name: str, built: IntegerNetwork, inputs: np.ndarray, repeats: int, work: Path) -> dict:
     cname = name.replace("-", "_")
-    inputs = inputs.reshape(len(inputs), *net.input_shape)  # discrete-nets MLPs take flat pixels
+    inputs = inputs.reshape(len(inputs), *built.input_shape)  # discrete-nets MLPs take flat pixels
+    # Narrow tables: every table held at the smallest signed width of its entries, in numpy (the
+    # executor's gathers) as in C. Results must not change.
+    net = engine.narrow_tables(built)
+    if not np.array_equal(engine.run(net, inputs[:64]), engine.run(built, inputs[:64])):
+        raise AssertionError(f"{name}: narrowing the tables changed the results")
+    widths = sorted({table.dtype.name for table in net.tables.values()})
+    int32_extra = sum((4 - table.dtype.itemsize) * table.size for table in net.tables.values())
     export = engine.export_c(net, work, name=cname)
     driver = work / f"{cname}_bench.c"
     driver.write_text(
@@ -420,6 +427,9 @@ def measure(name: str, net: IntegerNetwork, inputs: np.ndarray, repeats: int, wo
         "flash_bytes": export.flash_bytes,
         "flash_ratio": export.flash_bytes / export.float32_bytes,
         "flash_parts": dict(export.flash_parts),
+        "table_dtypes": widths,
+        "table_bytes": sum(v for k, v in export.flash_parts.items() if k.startswith("table:")),
+        "flash_bytes_int32_tables": export.flash_bytes + int(int32_extra),
         "code_text_bytes": sections.get(".text", 0),
         "ram_bytes": export.ram_bytes,
         "ram_ratio": export.ram_bytes / export.float32_bytes,
@@ -448,28 +458,55 @@ def markdown(rows: list[dict], command: str, images: int, repeats: int) -> str:
         "3-bit weights), weights snapped, activations calibrated on the calibration images, "
         "exported by mulfree-quant. `zoo-dn-*`: discrete-nets' MLP and LeNet-style CNN at their "
         "default sizes, |A| = 32, parameters snapped to |W| = 1000 shared values (10-bit "
-        "indices, one global table), exported by discrete-nets. `mq-*` / `dn-*`: the same "
+        "indices, one global table), exported by discrete-nets with its default "
+        "`table_bits=16` (fixed-point shift chosen so the entries fit int16). `mq-*` / `dn-*`: "
+        "the same "
         "families built here with random integer tables and weight indices (activations "
         "calibrated on real images): `mq-*` 16 x 16 levels (4-bit weights), a table per layer, "
         "shift activations; `dn-*` |A| = 32, |W| = 1000, one global table with a bias row, "
         "threshold activations.",
         "",
-        "Flash: bytes of the generated `const` arrays (tables at their smallest integer width, "
-        "weight and bias indices bit-packed); code: `.text` of the compiled object (x86-64, "
-        "-O2). RAM: the static activation arenas and accumulator scratch (the caller's input "
-        "and output arrays excluded). Ratios are against the float32 weights and biases.",
+        "Narrow tables: every model's tables are held at the smallest signed width of their "
+        "entries (`engine.narrow_tables`; `tables`: that width) by the numpy executor and in "
+        "C (`int8_t`/`int16_t` const arrays); the results are checked unchanged. Flash: bytes "
+        "of the generated `const` arrays (tables at that width, weight and bias indices "
+        "bit-packed); `table B`: the product tables' share; `flash, int32 tables`: the same "
+        "with every table entry stored as `int32_t`, for comparison. Code: `.text` of the "
+        "compiled object (x86-64, -O2). RAM: the static activation arenas and accumulator "
+        "scratch (the caller's input and output arrays excluded). Ratios are against the "
+        "float32 weights and biases.",
         "",
-        "| model | params | float32 B | C flash B | flash / f32 | code B | RAM B | "
-        "numpy us/img | C us/img | C speed-up | bit-identical | distinct classes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | params | float32 B | tables | table B | C flash B | flash / f32 | "
+        "flash, int32 tables | code B | RAM B | RAM / f32 | numpy us/img | C us/img | "
+        "C speed-up | bit-identical | distinct classes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        int32_ratio = row["flash_bytes_int32_tables"] / row["float32_bytes"]
         lines.append(
             f"| {row['model']} | {row['parameters']} | {row['float32_bytes']} | "
-            f"{row['flash_bytes']} | {row['flash_ratio']:.3f} | {row['code_text_bytes']} | "
-            f"{row['ram_bytes']} | {row['numpy_us_per_image']:.1f} | "
-            f"{row['c_us_per_image']:.1f} | {row['c_speedup']:.2f}x | "
+            f"{'/'.join(row['table_dtypes'])} | {row['table_bytes']} | "
+            f"{row['flash_bytes']} | {row['flash_ratio']:.3f} | "
+            f"{row['flash_bytes_int32_tables']} ({int32_ratio:.3f}) | "
+            f"{row['code_text_bytes']} | {row['ram_bytes']} | {row['ram_ratio']:.3f} | "
+            f"{row['numpy_us_per_image']:.1f} | {row['c_us_per_image']:.1f} | "
+            f"{row['c_speedup']:.2f}x | "
             f"{'yes' if row['bit_identical'] else 'NO'} | {row['distinct_predictions']} |"
+        )
+    speedups = np.array([row["c_speedup"] for row in rows])
+    zoo = [row for row in rows if row["model"].startswith("zoo-")]
+    lines += [
+        "",
+        f"C vs numpy speed ratio: geometric mean {np.exp(np.mean(np.log(speedups))):.2f}x over "
+        f"all {len(rows)} models (range {speedups.min():.2f}x to {speedups.max():.2f}x).",
+    ]
+    if zoo:
+        ratios = [row["flash_ratio"] for row in zoo]
+        lines.append(
+            f"Zoo models ({len(zoo)}): C flash / float32 from {min(ratios):.3f} to "
+            f"{max(ratios):.3f}; "
+            f"every C output bit-identical to the executor: "
+            f"{'yes' if all(r['bit_identical'] for r in zoo) else 'NO'}."
         )
     return "\n".join(lines) + "\n"
 
@@ -493,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     test = load_fashion_mnist("test").images[: args.images, :, :, None]
     # Resume: finished models (C and numpy measured side by side) are kept in a partial file.
     partial = args.out / "c-export.partial.json"
-    key = {"images": len(test), "repeats": args.repeats}
+    key = {"images": len(test), "repeats": args.repeats, "rows": 2}  # 2: narrow-table rows
     done: dict[str, dict] = {}
     if partial.exists():
         saved = json.loads(partial.read_text())
