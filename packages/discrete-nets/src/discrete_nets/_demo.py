@@ -63,7 +63,7 @@ def format_demo(records: list[dict[str, Any]]) -> str:
     """The demo's Markdown table (one row per model and cell)."""
     lines = [
         "| model | A | W | metric | simulated | integer | int == sim | "
-        "int == float sim | artifact / float32 |",
+        "int == float sim | deployed / float32 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
