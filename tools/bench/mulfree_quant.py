@@ -91,6 +91,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "mulfree-quant.md"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="render from the finished configurations in --work; compute nothing new",
+    )
+    parser.add_argument(
         "--from-record",
         action="store_true",
         help="only re-render the Markdown from the JSON run record beside --out",
@@ -105,9 +110,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class NotCachedError(Exception):
+    """A result is missing and ``--cached-only`` forbids computing it."""
+
+
+CACHED_ONLY = False
+
+
 def cached(path: Path, compute: Any) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text())
+    if CACHED_ONLY:
+        raise NotCachedError(str(path))
     result = compute()
     atomic_write_text(path, json.dumps(result, indent=1))
     return result
@@ -153,6 +167,8 @@ def run_grid_model(
     train_config = mq.TrainConfig(
         epochs=args.float_epochs, batch_size=args.batch_size, learning_rate=2e-3
     )
+    if CACHED_ONLY and not float_path.exists():
+        raise NotCachedError(str(float_path))
     if float_path.exists():
         float_model, _ = load_model(float_path)
     else:
@@ -231,7 +247,10 @@ def run_grid_model(
                     "compactness": report.to_dict(),
                 }
 
-            rows.append(cached(work / f"{entries}-{scheme}.json", compute))
+            try:
+                rows.append(cached(work / f"{entries}-{scheme}.json", compute))
+            except NotCachedError:
+                print(f"[{name}] {entries}/{scheme} not computed (--cached-only)", flush=True)
     return {
         "model": name,
         "float_accuracy": float_eval.accuracy,
@@ -291,6 +310,15 @@ def markdown(results: dict[str, Any], command: str, args: argparse.Namespace) ->
         "",
         f"Command: `{command}`",
         "",
+        *(
+            [
+                "(Rendered with `--cached-only` from the configurations this command had "
+                "finished; anything it had not finished is listed as not run.)",
+                "",
+            ]
+            if getattr(args, "cached_only", False)
+            else []
+        ),
         f"Fashion-MNIST, {results['train_images']} training images, "
         f"{results['test_images']} test images. Per model: one float model (AdamW, peak LR "
         "2e-3, cosine), then per cell QAT from that float model (AdamW, cosine; weight and "
@@ -326,10 +354,14 @@ def markdown(results: dict[str, Any], command: str, args: argparse.Namespace) ->
         absent = [f"{e}/{sch}" for e, sch in full if (e, sch) not in done]
         if absent:
             missing.append(f"{model['model']}: {', '.join(absent)}")
+    present = {model["model"] for model in results["grid"]}
+    missing += [
+        f"{name}: every cell" for name in args.models.split(",") if name and name not in present
+    ]
     if missing or results["train_images"] < 60000:
         lines += [
-            f"**Reduced grid.** {results['train_images']} of the 60000 training images. Not run "
-            "(entries/scheme): " + ("; ".join(missing) if missing else "none") + ".",
+            f"**Reduced grid** ({results['train_images']} of the 60000 training images). Not "
+            "run (entries/scheme): " + ("; ".join(missing) if missing else "none") + ".",
             "",
         ]
     summary = []
@@ -463,16 +495,28 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(Path(args.out), text)
         print(text)
         return 0
+    given = argv if argv is not None else sys.argv[1:]
     command = "python tools/bench/mulfree_quant.py " + shlex.join(
-        argv if argv is not None else sys.argv[1:]
+        [arg for arg in given if arg != "--cached-only"]
     )
     train, test = mq.load_dataset("fashion-mnist")
     if args.train_limit:
         train = train.take(args.train_limit)
     if args.test_limit:
         test = test.take(args.test_limit)
-    zoo = [run_zoo_check(name, train, test, args) for name in args.zoo.split(",") if name]
-    grid = [run_grid_model(name, train, test, args) for name in args.models.split(",") if name]
+    global CACHED_ONLY
+    CACHED_ONLY = args.cached_only
+    zoo, grid = [], []
+    for name in [name for name in args.zoo.split(",") if name]:
+        try:
+            zoo.append(run_zoo_check(name, train, test, args))
+        except NotCachedError:
+            print(f"[{name}] zoo check not computed (--cached-only)", flush=True)
+    for name in [name for name in args.models.split(",") if name]:
+        try:
+            grid.append(run_grid_model(name, train, test, args))
+        except NotCachedError:
+            print(f"[{name}] not computed (--cached-only)", flush=True)
     rates = []
     for model in grid:
         for row in model["rows"]:
