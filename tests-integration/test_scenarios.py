@@ -308,3 +308,71 @@ def test_probe_analyses_run_on_thumbnails_of_a_synthetic_set(tmp_path):
     for result in analysis.transfer:
         assert 0.0 <= result.accuracy <= 1.0
         assert result.n_train == len(synthetic)
+
+
+def test_thumbnails_of_a_generated_set_through_the_analyses(tmp_path):
+    """The real generation path: tti-probe generates a set with its tiny offline pipeline (a
+    manifest of PNGs), delaunay-thumb compresses every image, and the analyses run on the
+    decoded previews. The tiny pipeline is untrained (its images are noise-like), so the checks
+    are the byte budget, the colour each preview keeps and finite analysis results."""
+    pytest.importorskip("diffusers", reason="tti-probe's generation needs its hf extra")
+    from PIL import Image
+
+    import delaunay_thumb as dt
+    import tti_probe as tp
+    from fourfold_common.data import load_fashion_mnist
+
+    classes = tp.fashion_mnist_classes()[:3]
+    config = tp.GenerationConfig(
+        str(tp.build_tiny_pipeline(tmp_path / "pipeline", seed=0)),
+        strategies=("photo",),
+        guidance_scales=(1.0,),
+        images_per_prompt=5,
+        num_inference_steps=2,
+        seed=0,
+        device="cpu",
+        local_files_only=True,
+    )
+    manifest = tp.generate(classes, config, tmp_path / "generated", progress=False)
+    labels = np.asarray(manifest.labels())
+    assert np.bincount(labels).tolist() == [5, 5, 5]
+    previews: list[Path] = []
+    for path in manifest.paths():
+        original = np.asarray(Image.open(path).convert("RGB"))
+        stream = dt.encode(original, 40, effort=0)
+        assert len(stream) <= 40
+        pixels = dt.decode(stream, original.shape[:2][::-1])
+        assert pixels.shape == original.shape
+        # A preview keeps the image's mean colour (the noise itself cannot fit in 40 bytes):
+        # within 8 levels, where a flat mid-grey would miss these images by 17 on average.
+        mean_error = np.abs(pixels.mean(axis=(0, 1)) - original.mean(axis=(0, 1)))
+        assert float(mean_error.max()) < 8.0
+        previews.append(_write_png(tmp_path / "previews" / f"{len(previews):03d}.png", pixels))
+
+    test = load_fashion_mnist("test")
+    natural: list[Path] = []
+    natural_labels: list[int] = []
+    for label in range(len(classes)):
+        for number, row in enumerate(np.flatnonzero(test.labels == label)[:8]):
+            natural.append(
+                _write_png(tmp_path / "natural" / f"{label}_{number}.png", test.images[row])
+            )
+            natural_labels.append(label)
+    embedder = tp.ClipEmbedder(tp.build_tiny_clip(tmp_path / "clip", seed=0), local_files_only=True)
+    originals = tp.embed_manifest(manifest, embedder, progress=False)
+    thumbs = tp.embed_images(previews, embedder, progress=False)
+    naturals = tp.embed_images(natural, embedder, progress=False)
+    assert thumbs.shape == originals.embeddings.shape
+    data = tp.ProbeData.create(
+        [c.name for c in classes],
+        thumbs,
+        labels,
+        naturals,
+        natural_labels,
+        text=tp.embed_texts([f"a photo of a {c.name}." for c in classes], embedder),
+    )
+    config_a = tp.AnalysisConfig(k=3, probe_kinds=("linear",), mixes=(1.0,), progress=False)
+    analysis = tp.analyze(data, config_a)
+    assert all(np.isfinite(value) for value in analysis.summary.values()), analysis.summary
+    assert analysis.pooled is not None
+    assert np.isfinite(tp.fidelity(originals.embeddings, thumbs, k=3).frechet)
