@@ -176,6 +176,15 @@ def _validate(points: IntArray, tris: IntArray) -> IntArray | None:
     the unmatched edges lie on the bounding rectangle, the areas add up to the rectangle's, and
     every interior edge is locally Delaunay.
     """
+    checked = _validate_paired(points, tris)
+    return None if checked is None else checked[0]
+
+
+_Pairing = tuple[IntArray, IntArray, IntArray]
+
+
+def _validate_paired(points: IntArray, tris: IntArray) -> tuple[IntArray, _Pairing] | None:
+    """:func:`_validate`, also returning the interior edge pairs and their in-circle values."""
     n = points.shape[0]
     o = _orient_v(points, tris)
     if np.any(o == 0):
@@ -208,13 +217,17 @@ def _validate(points: IntArray, tris: IntArray) -> IntArray | None:
     src = np.nonzero(has)[0]
     dst = order[pos[has]]
     opp = tris[:, [2, 0, 1]].ravel()
-    if np.any(_incircle_v(points, tris[src // 3], opp[dst]) > 0):
+    inc = _incircle_v(points, tris[src // 3], opp[dst])
+    if np.any(inc > 0):
         return None
-    return tris
+    return tris, (src, dst, inc)
 
 
-def _canonical(points: IntArray, tris: IntArray) -> IntArray:
-    """Fan-split co-circular faces from their first raster vertex; sort the triangles."""
+def _canonical(points: IntArray, tris: IntArray, pairing: _Pairing | None = None) -> IntArray:
+    """Fan-split co-circular faces from their first raster vertex; sort the triangles.
+
+    ``pairing`` passes the interior edge pairs already found by :func:`_validate_paired`.
+    """
     n = points.shape[0]
     rank = np.empty(n, dtype=np.int64)
     rank[np.lexsort((points[:, 0], points[:, 1]))] = np.arange(n)
@@ -222,17 +235,23 @@ def _canonical(points: IntArray, tris: IntArray) -> IntArray:
     a = tris.ravel()
     b = tris[:, [1, 2, 0]].ravel()
     opp = tris[:, [2, 0, 1]].ravel()
-    key = a * n + b
-    order = np.argsort(key)
-    skey = key[order]
-    rkey = b * n + a
-    pos = np.minimum(np.searchsorted(skey, rkey), key.size - 1)
-    has = skey[pos] == rkey
-    src = np.nonzero(has)[0]
-    dst = order[pos[has]]
-    keep = src < dst
-    src, dst = src[keep], dst[keep]
-    zero = _incircle_v(points, tris[src // 3], opp[dst]) == 0
+    if pairing is None:
+        key = a * n + b
+        order = np.argsort(key)
+        skey = key[order]
+        rkey = b * n + a
+        pos = np.minimum(np.searchsorted(skey, rkey), key.size - 1)
+        has = skey[pos] == rkey
+        src = np.nonzero(has)[0]
+        dst = order[pos[has]]
+        keep = src < dst
+        src, dst = src[keep], dst[keep]
+        zero = _incircle_v(points, tris[src // 3], opp[dst]) == 0
+    else:
+        src, dst, inc = pairing
+        keep = src < dst
+        src, dst = src[keep], dst[keep]
+        zero = inc[keep] == 0
     if np.any(zero):
         src, dst = src[zero], dst[zero]
         t1, t2 = src // 3, dst // 3
@@ -318,10 +337,9 @@ def triangulate(points: IntArray, *, reference: bool = False) -> IntArray:
     _check_input(pts)
     if np.abs(pts).max() >= 1 << 15:
         raise ValueError("coordinates must be below 2**15")
-    tris = None
     if not reference:
         fast = _fast(pts)
-        tris = None if fast is None else _validate(pts, fast)
-    if tris is None:
-        tris = bowyer_watson(pts)
-    return _canonical(pts, tris)
+        checked = None if fast is None else _validate_paired(pts, fast)
+        if checked is not None:
+            return _canonical(pts, checked[0], checked[1])
+    return _canonical(pts, bowyer_watson(pts))

@@ -1,8 +1,17 @@
-"""The encoder: adaptive vertex placement, least-squares colours and rate control."""
+"""The encoder: adaptive vertex placement, least-squares colours and rate control.
+
+For each candidate grid the encoder ranks grid points by greedy insertion (at the worst pixel of
+the worst triangles), then searches the number of vertices and the quantiser: a prefix of the
+insertion order is triangulated and fitted once (least squares), and every quantiser is tried on
+that fit with a *rate estimate* (the adaptive models' exact costs, no range coding) and the exact
+rendering error. Only the final candidates are written for real, trimmed or extended to the
+exact byte budget, and optionally polished (dead zone, index refinement, vertex moves).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,7 +23,7 @@ from delaunay_thumb._fit import (
     fit_colours,
     quantise,
     quantise_predictive,
-    raster_weights,
+    raster_weights_ids,
     refine_indices,
 )
 from delaunay_thumb._format import (
@@ -22,11 +31,11 @@ from delaunay_thumb._format import (
     Mesh,
     aspect_code,
     grid_shape,
-    neighbours_before,
     write_stream,
 )
 from delaunay_thumb._image import load_image, working_image
 from delaunay_thumb._optimise import optimise_positions
+from delaunay_thumb._rangecoder import adaptive_cost
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -35,6 +44,10 @@ DEFAULT_EFFORT = 2
 REFINE = 2
 MIN_BYTES = 8
 MAX_BYTES = 65536
+_GAP_CTX = 8
+_MAG_CTX = 6
+#: Ratio between successive vertex counts tried by the search (the final stage fills the gap).
+_LADDER = 1.08
 
 
 @dataclass(frozen=True)
@@ -44,13 +57,12 @@ class EffortConfig:
     Attributes:
         work_size: Long side of the image the encoder fits, in pixels.
         grid_codes: Candidate grid sizes (indices into ``GRID_LONG``).
-        q_codes: Candidate luma quantiser codes (chroma uses a coarser step).
+        q_codes: Candidate luma quantiser codes (chroma uses the same step).
         deadzones: Candidate quantiser dead zones (see ``quantise_predictive``).
         sweeps: Passes of the vertex-move local search (0 disables it).
         moves: Candidate moves per vertex (4 or 8).
-        polish: Number of best settings whose vertex positions are optimised.
-        grids_searched: Number of best grids (after a one-quantiser trial of every grid) whose
-            quantiser and dead zone are searched.
+        polish: Number of best settings that get the final refinement.
+        growth: Fraction of the current vertex count added per greedy insertion round.
     """
 
     work_size: int
@@ -60,20 +72,15 @@ class EffortConfig:
     sweeps: int
     moves: int
     polish: int
-    grids_searched: int
+    growth: float
 
 
 EFFORTS: dict[int, EffortConfig] = {
-    0: EffortConfig(48, (6,), (0, 4, 8, 12), (0.0,), 0, 4, 0, 1),
-    1: EffortConfig(64, (6,), (6, 8, 10, 11, 12, 13, 14, 15), (0.0,), 1, 4, 1, 1),
-    2: EffortConfig(64, (4, 6, 8), (6, 8, 10, 11, 12, 13, 14, 15), (0.0, 0.3), 2, 8, 1, 1),
-    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(3, 16)), (0.0, 0.2, 0.35), 3, 8, 3, 3),
+    0: EffortConfig(48, (6,), (2, 5, 8, 10, 12, 13), (0.0,), 0, 4, 1, 0.3),
+    1: EffortConfig(64, (6,), tuple(range(4, 16)), (0.0,), 1, 4, 1, 0.25),
+    2: EffortConfig(64, (4, 6, 8), tuple(range(4, 16)), (0.0, 0.3), 1, 4, 1, 0.25),
+    3: EffortConfig(64, (4, 5, 6, 7, 8, 10), tuple(range(2, 16)), (0.0, 0.2, 0.35), 3, 8, 3, 0.1),
 }
-
-
-def _chroma_code(qy_code: int) -> int:
-    target = 1.0 * QSTEPS[qy_code]
-    return int(np.argmin([abs(q - target) for q in QSTEPS]))
 
 
 @dataclass
@@ -102,26 +109,168 @@ def _sorted_points(pts: list[tuple[int, int]]) -> IntArray:
     return np.array(sorted(pts, key=lambda p: (p[1], p[0])), dtype=np.int64)
 
 
+def _bit_length(x: IntArray) -> IntArray:
+    """``int.bit_length`` of every element of a non-negative integer array."""
+    return np.where(x > 0, np.frexp(np.maximum(x, 1).astype(np.float64))[1], 0).astype(np.int64)
+
+
 @dataclass
 class _Fit:
+    """One vertex set: its triangulation, raster weights and least-squares colours."""
+
+    pts: IntArray
     tris: IntArray
     idx: IntArray
     wts: FloatArray
+    ids: NDArray[np.int32]
     colours: FloatArray
-    rendered: FloatArray
+    nb_ptr: IntArray
+    nb_idx: IntArray
+    position_bits: float
+    quantised: dict[tuple[int, float], tuple[int, float, IntArray]] = field(default_factory=dict)
+
+    def before(self) -> list[list[int]]:
+        ptr = self.nb_ptr.tolist()
+        flat = self.nb_idx.tolist()
+        return [flat[ptr[i] : ptr[i + 1]] for i in range(len(ptr) - 1)]
 
 
-def _fit(prob: _Problem, pts: IntArray) -> _Fit:
-    """Triangulate and fit least-squares colours."""
+def _previous_neighbours(n: int, tris: IntArray) -> tuple[IntArray, IntArray]:
+    """CSR ``(ptr, idx)`` of each vertex's triangulation neighbours with a smaller index."""
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    keys = np.unique(e.max(1) * n + e.min(1))
+    hi, lo = np.divmod(keys, n)
+    return np.searchsorted(hi, np.arange(n + 1)), lo
+
+
+def _position_bits(grid: tuple[int, int], pts: IntArray) -> float:
+    """Exact cost in bits of the vertex count and positions (mirrors ``write_stream``)."""
+    gw, gh = grid
+    flat = pts[:, 1] * gw + pts[:, 0]
+    corner = (flat == 0) | (flat == gw - 1) | (flat == (gh - 1) * gw) | (flat == gw * gh - 1)
+    p = np.sort(flat[~corner])
+    inner = p - 1 - (p > gw - 1) - (p > (gh - 1) * gw)
+    n = int(inner.size)
+    total = gw * gh - 4
+    nbits = (n + 16).bit_length()
+    bits = float((nbits - 4) + (nbits - 1))  # Exp-Golomb prefix and suffix of the count
+    if n == 0:
+        return bits
+    nxt = np.concatenate([[0], inner[:-1] + 1])
+    rem_v = n - np.arange(n)
+    rem_p = total - nxt
+    active = rem_p > rem_v
+    gap = (inner - nxt)[active]
+    limit = (rem_p - rem_v)[active]
+    k = _bit_length(limit // (2 * rem_v[active]))
+    q = gap >> k
+    bits += float(k.sum())
+    stop = ((q + 1) << k) <= limit
+    # Unary prefixes: q ones per vertex, then a zero when a stop bit is needed.
+    vid = np.repeat(np.arange(q.size), q)
+    j = np.arange(int(q.sum())) - np.repeat(np.cumsum(q) - q, q)
+    width = int(q.max(initial=0)) + 2
+    ctx = np.concatenate([np.minimum(j, _GAP_CTX - 1), np.minimum(q[stop], _GAP_CTX - 1)])
+    order = np.concatenate([vid * width + j, np.nonzero(stop)[0] * width + q[stop]])
+    dec = np.concatenate([np.ones(j.size, np.int64), np.zeros(int(stop.sum()), np.int64)])
+    return bits + adaptive_cost(ctx, order, dec)
+
+
+def _colour_bits(q: IntArray, nb_ptr: IntArray, nb_idx: IntArray, qy: int, grey: bool) -> float:
+    """Exact cost in bits of the colour residuals (mirrors the format's colour coding)."""
+    n = q.shape[0]
+    counts = np.diff(nb_ptr)
+    has = counts > 0
+    starts = nb_ptr[:-1][has]
+    c = counts[has]
+    ctxs: list[IntArray] = []
+    orders: list[IntArray] = []
+    decs: list[IntArray] = []
+    raw = 0
+    defaults = ((128 + qy // 2) // qy, 0, 0)
+    vid = np.arange(n)
+    for ch in range(1 if grey else 3):
+        pred = np.full(n, defaults[ch], dtype=np.int64)
+        bucket = np.full(n, 2, dtype=np.int64)
+        if starts.size:
+            vals = q[nb_idx, ch]
+            s = np.add.reduceat(vals, starts)
+            spread = np.maximum.reduceat(vals, starts) - np.minimum.reduceat(vals, starts)
+            pred[has] = (2 * s + c) // (2 * c)
+            bucket[has] = np.where(spread == 0, 0, np.where(spread <= 2, 1, 2))
+        r = q[:, ch] - pred
+        nz = r != 0
+        ctxs.append(8 + ch * 3 + bucket)
+        orders.append(vid * 16)
+        decs.append(nz.astype(np.int64))
+        ctxs.append(np.full(int(nz.sum()), 17 + ch))
+        orders.append(vid[nz] * 16)
+        decs.append((r[nz] < 0).astype(np.int64))
+        e = _bit_length(np.abs(r[nz])) - 1
+        raw += int(e.sum())
+        reps = e + 1
+        owner = np.repeat(vid[nz], reps)
+        j = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+        ee = np.repeat(e, reps)
+        ctxs.append(20 + ch * _MAG_CTX + np.minimum(j, _MAG_CTX - 1))
+        orders.append(owner * 16 + j)
+        decs.append((j < ee).astype(np.int64))
+    return raw + adaptive_cost(np.concatenate(ctxs), np.concatenate(orders), np.concatenate(decs))
+
+
+def _estimate_bytes(fit: _Fit, q: IntArray, qy: int, grey: bool) -> int:
+    """Estimated stream size: header, quantiser codes, positions and colours."""
+    bits = (
+        (4 if grey else 8) + fit.position_bits + _colour_bits(q, fit.nb_ptr, fit.nb_idx, qy, grey)
+    )
+    return 2 + math.ceil(bits / 8.0)
+
+
+def _dequantise(q: IntArray, qy: int, qc: int, grey: bool) -> FloatArray:
+    y = q[:, 0].astype(np.float64) * float(qy)
+    if grey:
+        return y[:, None]
+    co = q[:, 1] * float(qc)
+    cg = q[:, 2] * float(qc)
+    return np.stack([y + co - cg, y + cg, y - co - cg], axis=1)
+
+
+def _render_error(prob: _Problem, fit: _Fit, rgb: FloatArray) -> float:
+    """Mean squared error of the decoder's rendering at the working size (rounded, clamped)."""
+    out = np.einsum("pk,pkc->pc", fit.wts, rgb[fit.idx])
+    out = np.clip(np.floor(out + 0.5), 0.0, 255.0)
+    ref = prob.image.reshape(-1, prob.image.shape[2])
+    return float(((out - ref) ** 2).mean())
+
+
+def _make_fit(prob: _Problem, pts: IntArray) -> _Fit:
     tris = triangulate(pts)
-    idx, wts = raster_weights(pts, tris, prob.grid, prob.size)
+    idx, wts, ids = raster_weights_ids(pts, tris, prob.grid, prob.size)
     cols = fit_colours(prob.image, idx, wts, pts.shape[0], tris)
-    c = prob.image.shape[2]
-    rendered = np.einsum("pk,pkc->pc", wts, cols[idx]).reshape((*prob.image.shape[:2], c))
-    return _Fit(tris, idx, wts, cols, rendered)
+    ptr, nb = _previous_neighbours(pts.shape[0], tris)
+    return _Fit(pts, tris, idx, wts, ids, cols, ptr, nb, _position_bits(prob.grid, pts))
 
 
-def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
+def _quantised(
+    prob: _Problem, fit: _Fit, qy_code: int, deadzone: float
+) -> tuple[int, float, IntArray]:
+    """(estimated bytes, mse, indices) of a fit at one quantiser and dead zone (cached)."""
+    key = (qy_code, deadzone)
+    if key not in fit.quantised:
+        qy = qc = QSTEPS[qy_code]
+        if deadzone > 0:
+            q = quantise_predictive(
+                fit.colours, fit.before(), qy_code, qy_code, prob.grey, deadzone
+            )
+        else:
+            q = quantise(fit.colours, qy_code, qy_code, prob.grey)
+        est = _estimate_bytes(fit, q, qy, prob.grey)
+        mse = _render_error(prob, fit, _dequantise(q, qy, qc, prob.grey))
+        fit.quantised[key] = (est, mse, q)
+    return fit.quantised[key]
+
+
+def _insertion_order(prob: _Problem, n_max: int, growth: float) -> list[tuple[int, int]]:
     """Greedy insertion: grid points in the order they were added (corners excluded)."""
     grid = prob.grid
     gw, gh = grid
@@ -129,32 +278,28 @@ def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
     pts = _corners(grid)
     used = set(pts)
     order: list[tuple[int, int]] = []
-    capacity = gw * gh - 4
-    n_max = min(n_max, capacity)
+    n_max = min(n_max, gw * gh - 4)
+    sx, sy = (gw - 1) / w, (gh - 1) / h
     while len(order) < n_max:
-        P = _sorted_points(pts)
-        fit = _fit(prob, P)
-        tris, rendered = fit.tris, fit.rendered
-        err = ((rendered - prob.image) ** 2).sum(-1)
+        fit = _make_fit(prob, _sorted_points(pts))
+        rendered = np.einsum("pk,pkc->pc", fit.wts, fit.colours[fit.idx])
+        flat = ((rendered - prob.image.reshape(rendered.shape)) ** 2).sum(-1)
         # The triangle of each pixel, its total error, and its worst pixel.
-        xy = P.astype(np.float64) * np.array([w / (gw - 1), h / (gh - 1)])
-        from delaunay_thumb._render import triangle_map
-
-        ids = triangle_map(xy, tris, (w, h)).ravel()
-        flat = err.ravel()
-        tot = np.bincount(ids, weights=flat, minlength=tris.shape[0])
+        ids = fit.ids.ravel()
+        m = fit.tris.shape[0]
+        tot = np.bincount(ids, weights=flat, minlength=m)
         o = np.lexsort((flat, ids))
         last = np.r_[ids[o][1:] != ids[o][:-1], True]
-        worst_pix = np.full(tris.shape[0], -1)
+        worst_pix = np.full(m, -1)
         worst_pix[ids[o][last]] = o[last]
-        k = max(1, len(pts) // 12)
+        k = max(1, int(len(pts) * growth))
         added = 0
         for t in np.argsort(-tot, kind="stable").tolist():
             if tot[t] <= 0 or worst_pix[t] < 0 or added >= k or len(order) >= n_max:
                 break
             py, px = divmod(int(worst_pix[t]), w)
-            gx = min(gw - 1, max(0, round((px + 0.5) * (gw - 1) / w)))
-            gy = min(gh - 1, max(0, round((py + 0.5) * (gh - 1) / h)))
+            gx = min(gw - 1, max(0, round((px + 0.5) * sx)))
+            gy = min(gh - 1, max(0, round((py + 0.5) * sy)))
             if (gx, gy) in used:
                 continue
             used.add((gx, gy))
@@ -163,11 +308,10 @@ def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
             added += 1
         if added == 0:
             # No triangle offers a free grid point: take the worst free pixel anywhere.
-            cand = np.argsort(-flat, kind="stable")
-            for pix in cand.tolist():
+            for pix in np.argsort(-flat, kind="stable").tolist():
                 py, px = divmod(pix, w)
-                gx = min(gw - 1, max(0, round((px + 0.5) * (gw - 1) / w)))
-                gy = min(gh - 1, max(0, round((py + 0.5) * (gh - 1) / h)))
+                gx = min(gw - 1, max(0, round((px + 0.5) * sx)))
+                gy = min(gh - 1, max(0, round((py + 0.5) * sy)))
                 if (gx, gy) not in used:
                     used.add((gx, gy))
                     pts.append((gx, gy))
@@ -179,172 +323,183 @@ def _insertion_order(prob: _Problem, n_max: int) -> list[tuple[int, int]]:
     return order
 
 
+@dataclass(frozen=True)
+class _Choice:
+    mse: float
+    n: int
+    qy_code: int
+    deadzone: float
+    est: int
+
+
+class _GridSearch:
+    """Vertex count and quantiser search on one grid, on estimated sizes."""
+
+    def __init__(self, prob: _Problem, order: list[tuple[int, int]], target: int) -> None:
+        self.prob = prob
+        self.order = order
+        self.target = target
+        self.fits: dict[int, _Fit] = {}
+        self.corners = _corners(prob.grid)
+        self.ladder = self.lattice()
+
+    def fit(self, n: int) -> _Fit:
+        if n not in self.fits:
+            pts = _sorted_points(self.corners + self.order[:n])
+            self.fits[n] = _make_fit(self.prob, pts)
+        return self.fits[n]
+
+    def lattice(self) -> list[int]:
+        """Vertex counts the search may fit: 0 and a geometric ladder up to the whole order."""
+        top = len(self.order)
+        ns = {0, top}
+        x = 1.0
+        while x < top:
+            ns.add(round(x))
+            x = max(x + 1.0, x * _LADDER)
+        return sorted(ns)
+
+    def max_n(self, qy_code: int, guess: int) -> _Choice | None:
+        """Largest vertex count on the ladder whose estimated size fits the target."""
+        ns = self.ladder
+
+        def fits(i: int) -> bool:
+            est, _, _ = _quantised(self.prob, self.fit(ns[i]), qy_code, 0.0)
+            return est <= self.target
+
+        if not fits(0):
+            return None
+        top = len(ns) - 1
+        i = min(top, max(0, int(np.searchsorted(ns, guess))))
+        if fits(i):
+            lo, step = i, 1
+            hi = top + 1
+            while lo < top:  # gallop up
+                j = min(top, lo + step)
+                if not fits(j):
+                    hi = j
+                    break
+                lo = j
+                step *= 2
+        else:
+            hi, step = i, 1
+            lo = 0
+            while hi > 0:  # gallop down
+                j = max(0, hi - step)
+                if fits(j):
+                    lo = j
+                    break
+                hi = j
+                step *= 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid
+        n = ns[lo]
+        est, mse, _ = _quantised(self.prob, self.fit(n), qy_code, 0.0)
+        return _Choice(mse, n, qy_code, 0.0, est)
+
+    def search(self, q_codes: tuple[int, ...], guess: int) -> list[_Choice]:
+        """Hill-climb over the quantiser (the error is unimodal in practice)."""
+        found: dict[int, _Choice | None] = {}
+
+        def score(i: int) -> float:
+            nonlocal guess
+            if i < 0 or i >= len(q_codes):
+                return math.inf
+            if i not in found:
+                c = self.max_n(q_codes[i], guess)
+                found[i] = c
+                if c is not None:
+                    guess = c.n
+            c = found[i]
+            return math.inf if c is None else c.mse
+
+        i = len(q_codes) // 2
+        while True:
+            here = score(i)
+            if score(i + 1) < here:
+                i += 1
+            elif score(i - 1) < here:
+                i -= 1
+            else:
+                break
+        return [c for c in found.values() if c is not None]
+
+
 @dataclass
-class _Candidate:
+class _Result:
     data: bytes
     mse: float
 
 
-def _make(
-    prob: _Problem, pts: IntArray, qy: int, qc: int, deadzone: float, refine: int = 0
-) -> tuple[bytes, float]:
-    fit = _fit(prob, pts)
-    tris, cols = fit.tris, fit.colours
-    if deadzone > 0:
-        q = quantise_predictive(
-            cols, neighbours_before(pts.shape[0], tris), qy, qc, prob.grey, deadzone
-        )
-    else:
-        q = quantise(cols, qy, qc, prob.grey)
-    if refine:
-        q = refine_indices(q, prob.image, fit.idx, fit.wts, qy, qc, prob.grey, refine)
-    mesh = Mesh(prob.long_code, prob.aspect, prob.portrait, prob.grey, qy, qc, pts, q)
-    data = write_stream(mesh, tris)
-    out = render_mesh(pts, tris, mesh.rgb(), prob.grid, prob.size).astype(np.float64)
-    ref = prob.image if not prob.grey else prob.image[..., :1]
-    mse = float(((out[..., : ref.shape[2]] - ref) ** 2).mean())
-    return data, mse
+def _write(prob: _Problem, fit: _Fit, q: IntArray, qy_code: int) -> _Result:
+    """Write a stream for real and measure the decoder's output at the working size."""
+    mesh = Mesh(prob.long_code, prob.aspect, prob.portrait, prob.grey, qy_code, qy_code, fit.pts, q)
+    data = write_stream(mesh, fit.tris)
+    out = render_mesh(fit.pts, fit.tris, mesh.rgb(), prob.grid, prob.size).astype(np.float64)
+    mse = float(((out[..., : prob.image.shape[2]] - prob.image) ** 2).mean())
+    return _Result(data, mse)
 
 
-def _polish(
+def _finish(
     prob: _Problem,
-    order: list[tuple[int, int]],
-    n: int,
-    qy: int,
-    qc: int,
+    points: list[tuple[int, int]],
+    extra: list[tuple[int, int]],
+    qy_code: int,
     deadzone: float,
     budget: int,
-    sweeps: int,
-    moves: int,
-) -> _Candidate | None:
-    """Optimise the positions of the first ``n`` vertices, then fit the budget again."""
-    corners = _corners(prob.grid)
-    pts = corners + order[:n]
-    fit = _fit(prob, _sorted_points(pts))
-    sorted_pts = [tuple(p) for p in _sorted_points(pts).tolist()]
-    colour_of = {p: fit.colours[i] for i, p in enumerate(sorted_pts)}
-    cols = np.array([colour_of[p] for p in pts])
-    moved = optimise_positions(prob.image, prob.grid, pts, cols, sweeps, moves)
-    data, mse = _make(prob, _sorted_points(moved), qy, qc, deadzone, REFINE)
-    if len(data) <= budget:
-        # Spend any slack on the next vertices of the insertion order.
-        used = set(moved)
-        extra = [p for p in order[n:] if p not in used]
-        best = _Candidate(data, mse)
-        step = 1
-        while extra[:step] and step <= len(extra):
-            data, mse = _make(prob, _sorted_points(moved + extra[:step]), qy, qc, deadzone, REFINE)
-            if len(data) > budget:
-                break
-            if mse < best.mse:
-                best = _Candidate(data, mse)
-            step += 1
-        return best
-    # Drop the latest-inserted vertices until the stream fits.
-    m = len(moved) - 1
-    while m >= 4:
-        data, mse = _make(prob, _sorted_points(moved[:m]), qy, qc, deadzone, REFINE)
-        if len(data) <= budget:
-            return _Candidate(data, mse)
-        m -= 1
-    return None
+    refine: int,
+) -> _Result | None:
+    """Write the best prefix of ``points + extra`` (at least 4 points) exactly within ``budget``.
 
+    The vertex count is searched on estimated sizes, then checked by writing the stream; index
+    refinement is applied last and kept only when it still fits and lowers the error.
+    """
+    pool = points + extra
+    fits: dict[int, _Fit] = {}
 
-def _best_prefix(
-    prob: _Problem,
-    order: list[tuple[int, int]],
-    qy: int,
-    qc: int,
-    deadzone: float,
-    budget: int,
-    guess: int,
-) -> tuple[_Candidate | None, int]:
-    """Largest prefix of ``order`` that fits ``budget``: (candidate, its vertex count)."""
-    corners = _corners(prob.grid)
-    cache: dict[int, tuple[bytes, float]] = {}
+    def fit_at(m: int) -> _Fit:
+        if m not in fits:
+            fits[m] = _make_fit(prob, _sorted_points(pool[:m]))
+        return fits[m]
 
-    def attempt(n: int) -> tuple[bytes, float]:
-        if n not in cache:
-            cache[n] = _make(prob, _sorted_points(corners + order[:n]), qy, qc, deadzone, 0)
-        return cache[n]
+    def est(m: int) -> int:
+        return _quantised(prob, fit_at(m), qy_code, deadzone)[0]
 
-    if len(attempt(0)[0]) > budget:
-        return None, 0
-    top = len(order)
-    n = min(max(guess, 1), top)
-    step = max(1, n // 16)
-    if len(attempt(n)[0]) <= budget:
-        lo, hi = n, top
-        while lo < top:  # gallop up
-            nxt = min(top, lo + step)
-            if len(attempt(nxt)[0]) > budget:
-                hi = nxt - 1
-                break
-            lo = nxt
-            step *= 2
-        else:
-            hi = top
+    lo, hi = 4, len(pool) + 1
+    m = max(4, len(points))
+    if est(m) <= budget:
+        lo = m
     else:
-        lo, hi = 0, n - 1
-        while hi > 0:  # gallop down
-            nxt = max(0, hi - step)
-            if len(attempt(nxt)[0]) <= budget:
-                lo = nxt
-                break
-            hi = nxt - 1
-            step *= 2
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if len(attempt(mid)[0]) <= budget:
+        hi = m
+        if est(lo) > budget:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if est(mid) <= budget:
             lo = mid
         else:
-            hi = mid - 1
-    data, mse = attempt(lo)
-    return _Candidate(data, mse), lo
-
-
-def _search_q(
-    prob: _Problem,
-    order: list[tuple[int, int]],
-    deadzone: float,
-    q_codes: tuple[int, ...],
-    budget: int,
-    guess: int,
-) -> tuple[list[tuple[_Candidate, int, int, int]], int]:
-    """Hill-climb over the quantiser steps (the error is unimodal in practice).
-
-    Returns every evaluated ``(candidate, vertex count, qy_code, qc_code)`` and the last vertex
-    count (a good first guess for the next search).
-    """
-    scores: dict[int, float] = {}
-    found: list[tuple[_Candidate, int, int, int]] = []
-
-    def score(i: int) -> float:
-        nonlocal guess
-        if i < 0 or i >= len(q_codes):
-            return float("inf")
-        if i not in scores:
-            qy = q_codes[i]
-            qc = _chroma_code(qy)
-            cand, n = _best_prefix(prob, order, qy, qc, deadzone, budget, guess)
-            if cand is None:
-                scores[i] = float("inf")
-            else:
-                guess = n
-                found.append((cand, n, qy, qc))
-                scores[i] = cand.mse
-        return scores[i]
-
-    i = len(q_codes) // 2
+            hi = mid
+    m = lo
     while True:
-        here = score(i)
-        if score(i + 1) < here:
-            i += 1
-        elif score(i - 1) < here:
-            i -= 1
-        else:
+        fit = fit_at(m)
+        q = _quantised(prob, fit, qy_code, deadzone)[2]
+        res = _write(prob, fit, q, qy_code)
+        if len(res.data) <= budget:
             break
-    return found, guess
+        m -= 1
+        if m < 4:
+            return None
+    if refine:
+        q2 = refine_indices(q, prob.image, fit.idx, fit.wts, qy_code, qy_code, prob.grey, refine)
+        if not np.array_equal(q2, q):
+            res2 = _write(prob, fit, q2, qy_code)
+            if len(res2.data) <= budget and res2.mse < res.mse:
+                res = res2
+    return res
 
 
 def encode(
@@ -380,6 +535,7 @@ def encode(
     if effort not in EFFORTS:
         raise EncodeError(f"effort must be one of {sorted(EFFORTS)}, got {effort!r}")
     del seed  # the current search is deterministic without randomness
+    max_bytes = int(max_bytes)
     cfg = EFFORTS[effort]
     arr = load_image(image)
     grey = arr.shape[2] == 1 or bool(
@@ -392,42 +548,36 @@ def encode(
     work = working_image(arr, cfg.work_size)
     aspect = aspect_code(w0, h0)
     portrait = h0 > w0
-    best: _Candidate | None = None
-    ranked: list[tuple[float, _Problem, list[tuple[int, int]], int, int, int, float]] = []
-    # Stage 1: every candidate grid with the middle quantiser and no dead zone.
-    mid = cfg.q_codes[len(cfg.q_codes) // 2]
-    grids: list[tuple[float, _Problem, list[tuple[int, int]], int]] = []
+    # Stage 1: vertex count and quantiser per grid, on estimated sizes.
+    choices: list[tuple[_Choice, _GridSearch]] = []
+    n_max = min(4092, int(max_bytes * 1.2) + 8)
     for long_code in cfg.grid_codes:
         prob = _Problem(work, grey, long_code, aspect, portrait)
-        order = _insertion_order(prob, int(max_bytes * 1.2))
-        first, n = _best_prefix(prob, order, mid, _chroma_code(mid), 0.0, max_bytes, max_bytes // 2)
-        if first is None:
-            continue
-        grids.append((first.mse, prob, order, n))
-        if best is None or first.mse < best.mse:
-            best = first
-    grids.sort(key=lambda g: g[0])
-    # Stage 2: quantiser and dead zone for the best grids.
-    for _, prob, order, n in grids[: cfg.grids_searched]:
-        guess = n
+        order = _insertion_order(prob, n_max, cfg.growth)
+        gs = _GridSearch(prob, order, max_bytes)
+        choices.extend((c, gs) for c in gs.search(cfg.q_codes, max_bytes // 2))
+    choices.sort(key=lambda cg: cg[0].mse)
+    # Stage 2: the best settings, polished and written for real within the exact budget.
+    best: _Result | None = None
+    for choice, gs in choices[: cfg.polish]:
+        prob = gs.prob
+        points = gs.corners + gs.order[: choice.n]
+        if cfg.sweeps > 0:
+            fit = gs.fit(choice.n)
+            colour_of = {(int(x), int(y)): fit.colours[i] for i, (x, y) in enumerate(fit.pts)}
+            cols = np.array([colour_of[p] for p in points])
+            points = optimise_positions(prob.image, prob.grid, points, cols, cfg.sweeps, cfg.moves)
+        used = set(points)
+        extra = [p for p in gs.order[choice.n :] if p not in used][: max(4, choice.n // 8)]
         for dz in cfg.deadzones:
-            found, guess = _search_q(prob, order, dz, cfg.q_codes, max_bytes, guess)
-            for cand, count, qy, qc in found:
-                ranked.append((cand.mse, prob, order, count, qy, qc, dz))
-                if best is None or cand.mse < best.mse:
-                    best = cand
-    ranked.sort(key=lambda r: r[0])
-    # Stage 3: local search over vertex positions for the best settings.
-    if cfg.sweeps > 0:
-        for _, prob, order, n, qy, qc, dz in ranked[: cfg.polish]:
-            polished = _polish(prob, order, n, qy, qc, dz, max_bytes, cfg.sweeps, cfg.moves)
-            if polished is not None and (best is None or polished.mse < best.mse):
-                best = polished
+            res = _finish(prob, points, extra, choice.qy_code, dz, max_bytes, REFINE)
+            if res is not None and (best is None or res.mse < best.mse):
+                best = res
     if best is None:
-        # Coarsest settings as a last resort.
+        # Coarsest settings and the corners only, as a last resort.
         prob = _Problem(work, grey, 0, aspect, portrait)
-        fallback, _ = _best_prefix(prob, [], len(QSTEPS) - 1, len(QSTEPS) - 1, 0.0, max_bytes, 0)
-        if fallback is None:
+        code = len(QSTEPS) - 1
+        best = _finish(prob, _corners(prob.grid), [], code, 0.0, max_bytes, 0)
+        if best is None:
             raise EncodeError(f"max_bytes={max_bytes} is below the smallest stream for this image")
-        best = fallback
     return best.data

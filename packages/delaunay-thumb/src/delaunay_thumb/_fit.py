@@ -33,6 +33,30 @@ def raster_weights(
     return idx, wts
 
 
+def raster_weights_ids(
+    points: IntArray, tris: IntArray, grid: tuple[int, int], size: tuple[int, int]
+) -> tuple[IntArray, FloatArray, NDArray[np.int32]]:
+    """:func:`raster_weights` plus the ``(h, w)`` triangle index of every pixel.
+
+    Example:
+        >>> pts = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+        >>> tris = np.array([[0, 1, 3], [0, 3, 2]])
+        >>> raster_weights_ids(pts, tris, (2, 2), (2, 2))[2].tolist()
+        [[1, 0], [1, 1]]
+    """
+    xy = vertex_positions(points, grid, size)
+    ids = triangle_map(xy, tris, size)
+    l1, l2 = barycentric(xy, tris, ids)
+    idx = tris[ids.ravel()]
+    l1, l2 = l1.ravel(), l2.ravel()
+    wts = np.stack([1.0 - l1 - l2, l1, l2], axis=1)
+    return idx, wts, ids
+
+
+#: Largest vertex count solved with dense normal equations (above: sparse LU).
+_DENSE_MAX = 700
+
+
 def fit_colours(
     image: FloatArray, idx: IntArray, wts: FloatArray, n: int, tris: IntArray, ridge: float = 1e-2
 ) -> FloatArray:
@@ -65,12 +89,9 @@ def fit_colours(
     ci = np.tile(idx, (1, 3)).ravel()
     vals = (wts[:, :, None] * wts[:, None, :]).ravel()
     e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
+    e = np.unique(e.min(1) * n + e.max(1))
+    e = np.stack(np.divmod(e, n), axis=1)
     deg = np.bincount(e.ravel(), minlength=n).astype(np.float64)
-    rows = np.concatenate([ri, e[:, 0], e[:, 1], np.arange(n)])
-    cols = np.concatenate([ci, e[:, 1], e[:, 0], np.arange(n)])
-    data = np.concatenate([vals, np.full(2 * len(e), -ridge), ridge * deg + 1e-9])
-    A = sparse.csc_matrix((data, (rows, cols)), shape=(n, n))
     B = np.stack(
         [
             np.bincount(idx.ravel(), weights=(wts * y[:, k : k + 1]).ravel(), minlength=n)
@@ -78,6 +99,17 @@ def fit_colours(
         ],
         axis=1,
     )
+    if n <= _DENSE_MAX:
+        G = np.bincount(ri * n + ci, weights=vals, minlength=n * n).astype(np.float64)
+        G = G.reshape(n, n)
+        G[e[:, 0], e[:, 1]] -= ridge
+        G[e[:, 1], e[:, 0]] -= ridge
+        G[np.arange(n), np.arange(n)] += ridge * deg + 1e-9
+        return np.asarray(np.linalg.solve(G, B), dtype=np.float64).reshape(n, c)
+    rows = np.concatenate([ri, e[:, 0], e[:, 1], np.arange(n)])
+    cols = np.concatenate([ci, e[:, 1], e[:, 0], np.arange(n)])
+    data = np.concatenate([vals, np.full(2 * len(e), -ridge), ridge * deg + 1e-9])
+    A = sparse.csc_matrix((data, (rows, cols)), shape=(n, n))
     sol = spsolve(A, B)
     return np.asarray(sol, dtype=np.float64).reshape(n, c)
 
