@@ -268,10 +268,23 @@ def read_stream_fast(data: bytes) -> tuple[Mesh, NDArray[np.int64]]:
                 pred, bucket = defaults[ch], 2
             z = zero_p[ch]
             p = z[bucket]
-            if not bit(p):
+            # The zero flag, the most frequent decision: bit() inlined.
+            bound = (rng >> PROB_BITS) * p
+            if code < bound:
+                rng = bound
+                while rng < top:
+                    rng = (rng << 8) & mask
+                    code = ((code << 8) | (body[pos] if pos < size else 0)) & mask
+                    pos += 1
                 z[bucket] = p + ((one - p) >> shift)
                 vals_all[i] = pred
                 continue
+            code -= bound
+            rng -= bound
+            while rng < top:
+                rng = (rng << 8) & mask
+                code = ((code << 8) | (body[pos] if pos < size else 0)) & mask
+                pos += 1
             z[bucket] = p - (p >> shift)
             p = sign_p[ch]
             s = bit(p)
