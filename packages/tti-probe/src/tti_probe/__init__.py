@@ -107,7 +107,36 @@ from tti_probe._report import (
     write_report,
 )
 from tti_probe._simulate import PLANTED_ORDER, SimulatedWorld, simulate
+from tti_probe._testbed import (
+    Testbed,
+    TestbedError,
+    default_testbed_dir,
+    load_testbed,
+    read_testbed_manifest,
+    verify_testbed,
+)
+from tti_probe._testbed_study import (
+    ConfusedPair,
+    TestbedStudy,
+    TestbedStudyConfig,
+    confused_pairs,
+    run_testbed_study,
+)
+from tti_probe._testbed_text import Caption, training_captions
 from tti_probe._tiny import build_tiny_clip, build_tiny_pipeline
+
+
+def __getattr__(name: str) -> object:
+    """``tti_probe.TestbedPipeline``, imported lazily (it needs the ``hf`` extra)."""
+    if name == "TestbedPipeline":
+        from tti_probe._models import require
+
+        require("diffusers")
+        from tti_probe._testbed_pipeline import TestbedPipeline
+
+        return TestbedPipeline
+    raise AttributeError(f"module 'tti_probe' has no attribute {name!r}")
+
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -115,12 +144,14 @@ __all__ = [
     "PLANTED_ORDER",
     "Analysis",
     "AnalysisConfig",
+    "Caption",
     "ClassListError",
     "ClassReport",
     "ClassSpec",
     "ClipEmbedder",
     "Collision",
     "ConceptOffsets",
+    "ConfusedPair",
     "DemoResult",
     "DetectionRow",
     "Diversity",
@@ -155,6 +186,10 @@ __all__ = [
     "Sweep",
     "SweepCondition",
     "SweepPoint",
+    "Testbed",
+    "TestbedError",
+    "TestbedStudy",
+    "TestbedStudyConfig",
     "TrainedProbe",
     "TransferResult",
     "ZeroShot",
@@ -168,8 +203,10 @@ __all__ = [
     "clip_imagenet_templates",
     "clip_scores",
     "concept_offsets",
+    "confused_pairs",
     "cosine_matrix",
     "count_modes",
+    "default_testbed_dir",
     "detection_table",
     "diversity",
     "embed_class_prompts",
@@ -192,6 +229,7 @@ __all__ = [
     "load_manifest",
     "load_npz",
     "load_pipeline",
+    "load_testbed",
     "make_prompts",
     "mean_pairwise_cosine",
     "modality_gap",
@@ -200,10 +238,12 @@ __all__ = [
     "plan_images",
     "probe_data_from_sets",
     "prompt_collisions",
+    "read_testbed_manifest",
     "rebuild_manifest",
     "render_html",
     "report_from_record",
     "run_demo",
+    "run_testbed_study",
     "run_tiny_pipeline",
     "save_npz",
     "score_probe",
@@ -212,7 +252,9 @@ __all__ = [
     "simulated_sweep",
     "sweep",
     "train_probe",
+    "training_captions",
     "transfer_study",
+    "verify_testbed",
     "write_report",
     "zero_shot",
 ]

@@ -82,7 +82,7 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _simulated_demo(args: argparse.Namespace) -> int:
     from tti_probe import format_detection_table, run_demo
 
     result = run_demo(
@@ -105,6 +105,47 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if all(row.detected for row in result.detection) else 1
 
 
+def _demo(args: argparse.Namespace) -> int:
+    if args.simulated:
+        return _simulated_demo(args)
+    from fourfold_common.data import DatasetError
+    from tti_probe import TestbedError, TestbedStudyConfig, run_testbed_study
+
+    try:
+        config = TestbedStudyConfig(
+            images_per_class=args.images_per_class,
+            num_inference_steps=args.steps,
+            seed=args.seed,
+        )
+        study = run_testbed_study(
+            args.out,
+            config,
+            progress=not args.quiet,
+            command=" ".join(["tti-probe", *sys.argv[1:]]),
+        )
+    except (ImportError, ValueError, TestbedError, DatasetError) as error:
+        return _error(error)
+    print("Offline testbed: small CLIP + small text-to-image diffusion model on Fashion-MNIST")
+    print("Diversity and accuracy vs guidance (per strategy):")
+    for p in study.sweep.points:
+        print(
+            f"  {p.name:<16} Vendi {p.vendi_synthetic:6.3f}  coverage {p.coverage:5.3f}  "
+            f"zero-shot {p.zero_shot_synthetic:5.3f}  train-syn/test-nat {p.transfer_accuracy:5.3f}"
+        )
+    main = f"{config.main_strategy} g={config.main_guidance:g}"
+    print(
+        f"Train on synthetic ({main}) / test on natural: {study.tstr_accuracy:.4f}; "
+        f"train on natural, equal size: {study.natural_accuracy:.4f}"
+    )
+    confused = ", ".join(f"{c.prompted} -> {c.assigned} {c.fraction:.2f}" for c in study.confused)
+    print(f"Most confused (zero-shot labels of synthetic {main}): {confused or 'none'}")
+    print(f"Modality gap of the small CLIP: {study.modality_gap:.4f}")
+    flagged = [f"{c.name}: {', '.join(c.issues)}" for c in study.analysis.classes if c.issues]
+    print(f"Flagged classes: {'; '.join(flagged) or 'none'}")
+    print(f"report: {study.report.html}  ({study.seconds['total']:.0f} s)")
+    return 0
+
+
 def _add_image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-images", help="folder with one subfolder of images per class")
     parser.add_argument("--natural-images", help="folder with one subfolder of images per class")
@@ -115,9 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tti-probe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the main job offline on an embedded default")
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole study offline on the shipped Fashion-MNIST testbed (a few minutes)",
+    )
     demo.add_argument("--out", default="tti-probe-demo", help="output directory")
-    demo.add_argument("--no-pipeline", action="store_true", help="skip the tiny-model pass")
+    demo.add_argument(
+        "--simulated",
+        action="store_true",
+        help="instead run the simulated planted-issue check (no models)",
+    )
+    demo.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="with --simulated: skip the tiny random-model pass",
+    )
+    demo.add_argument(
+        "--images-per-class",
+        type=int,
+        default=20,
+        help="synthetic images per class, strategy and guidance scale (default 20)",
+    )
+    demo.add_argument("--steps", type=int, default=10, help="denoising steps per image")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_demo)

@@ -121,6 +121,23 @@ def check_local(model: str | Path, kind: str) -> None:
         raise ModelLoadError(f"{kind} directory {model} does not exist")
 
 
+_OWN_PIPELINES = {"TestbedPipeline": "tti_probe._testbed_pipeline"}
+"""Pipeline classes tti-probe defines itself, by the ``_class_name`` of ``model_index.json``."""
+
+
+def _pipeline_class(model: str | Path, diffusers: ModuleType) -> Any:
+    """``DiffusionPipeline``, or tti-probe's own class when a local model names one."""
+    index = Path(model) / "model_index.json"
+    if index.is_file():
+        try:
+            name = json.loads(index.read_text(encoding="utf-8")).get("_class_name")
+        except (OSError, ValueError, AttributeError) as error:
+            raise ModelLoadError(f"unreadable {index}: {error}") from error
+        if isinstance(name, str) and name in _OWN_PIPELINES:
+            return getattr(importlib.import_module(_OWN_PIPELINES[name]), name)
+    return diffusers.DiffusionPipeline
+
+
 def load_pipeline(
     model: str | Path,
     *,
@@ -133,7 +150,9 @@ def load_pipeline(
     """Load any diffusers text-to-image pipeline from a hub id or a local directory.
 
     Uses ``diffusers.DiffusionPipeline.from_pretrained``, so the pipeline class named in the
-    model's ``model_index.json`` is used (Stable Diffusion 1.x/2.x, SDXL, ...).
+    model's ``model_index.json`` is used (Stable Diffusion 1.x/2.x, SDXL, ...); a local
+    directory whose ``model_index.json`` names tti-probe's own :class:`TestbedPipeline` is
+    loaded with that class's ``from_pretrained`` (diffusers only looks up its own classes).
 
     Args:
         model: Hub id (``"stable-diffusion-v1-5/stable-diffusion-v1-5"``) or local directory.
@@ -160,7 +179,7 @@ def load_pipeline(
     modern = hasattr(require("diffusers.pipelines.pipeline_utils"), "_resolve_dtype")
     dtype_keyword = {("dtype" if modern else "torch_dtype"): torch_dtype(dtype)}
     try:
-        pipe = diffusers.DiffusionPipeline.from_pretrained(
+        pipe = _pipeline_class(model, diffusers).from_pretrained(
             str(model), revision=revision, local_files_only=local_files_only, **dtype_keyword
         )
     except (OSError, ValueError) as error:

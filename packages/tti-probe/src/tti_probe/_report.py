@@ -251,6 +251,7 @@ def render_html(
     images: ReportImages | None = None,
     notes: Sequence[str] = (),
     grid_columns: int = 6,
+    sections: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Render the report as one self-contained HTML page from :func:`analysis_to_dict` data.
 
@@ -260,6 +261,8 @@ def render_html(
         images: Per-class synthetic and natural images for side-by-side grids.
         notes: Paragraphs shown under the title (e.g. the command that made the report).
         grid_columns: Tiles per row in the image grids.
+        sections: Extra ``(heading, HTML body)`` sections placed after the notes (the body is
+            trusted HTML made by the caller, e.g. the testbed study's tables).
 
     Returns:
         The HTML text (plots and grids are inline base64 PNGs: no other file is needed).
@@ -277,6 +280,8 @@ def render_html(
         f"<h1>{html.escape(title)}</h1>",
     ]
     parts += [f"<p>{html.escape(n)}</p>" for n in notes]
+    for heading, body in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
     flagged = [c for c in classes if c["issues"]]
     parts.append("<h2>Diagnosis</h2>")
     if flagged:
@@ -472,6 +477,8 @@ def write_report(
     title: str = "tti-probe report",
     command: str | None = None,
     stem: str = "report",
+    sections: Sequence[tuple[str, str]] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> ReportPaths:
     """Write ``<stem>.json`` (a run record) and ``<stem>.html`` into ``out_dir``, atomically.
 
@@ -483,12 +490,16 @@ def write_report(
         title: Page title.
         command: The command line recorded (defaults to ``sys.argv``).
         stem: File name stem.
+        sections: Extra ``(heading, HTML body)`` sections of the page (see :func:`render_html`).
+        extra: Extra figures stored in the JSON record under ``figures["extra"]``.
 
     Returns:
         The two paths.
     """
     out = Path(out_dir)
     figures = analysis_to_dict(analysis, sweep)
+    if extra is not None:
+        figures["extra"] = dict(extra)
     record = make_run_record(
         RECORD_NAME, analysis.config, figures, packages=_PACKAGES, command=command
     )
@@ -502,6 +513,7 @@ def write_report(
         title=title,
         images=images,
         notes=notes,
+        sections=sections,
     )
     html_path = atomic_write_text(out / f"{stem}.html", page)
     return ReportPaths(html_path, json_path)

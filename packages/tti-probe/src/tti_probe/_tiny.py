@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import string
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from fourfold_common.io import atomic_write_text
@@ -38,10 +39,19 @@ def _word_merges(word: str) -> list[tuple[str, str]]:
     return merges
 
 
-def write_tiny_tokenizer_files(directory: str | Path) -> Path:
+def write_tiny_tokenizer_files(directory: str | Path, words: Sequence[str] = _WORDS) -> Path:
     """Write a hand-made CLIP BPE vocabulary (``vocab.json``, ``merges.txt``) to ``directory``.
 
-    Load it with ``transformers.CLIPTokenizer.from_pretrained(directory)``.
+    Load it with ``transformers.CLIPTokenizer.from_pretrained(directory)``. Every character of
+    :data:`_CHARS` is a token, so any lower-case text can be encoded; each of ``words`` (lower
+    case letters) also gets the merges that build it, so common words take few tokens.
+
+    Args:
+        directory: Where to write the two files.
+        words: Words that get merges, in priority order.
+
+    Raises:
+        ValueError: A word holds a character outside the vocabulary.
 
     Example:
         >>> import tempfile
@@ -50,13 +60,16 @@ def write_tiny_tokenizer_files(directory: str | Path) -> Path:
         ['merges.txt', 'vocab.json']
     """
     directory = Path(directory)
+    for word in words:
+        if not word or any(char not in _CHARS for char in word):
+            raise ValueError(f"word {word!r} must be non-empty, of characters in {_CHARS!r}")
     vocab: dict[str, int] = {}
     for char in _CHARS:
         vocab.setdefault(char, len(vocab))
     for char in _CHARS:
         vocab.setdefault(char + "</w>", len(vocab))
     merges: list[tuple[str, str]] = []
-    for word in _WORDS:
+    for word in words:
         for left, right in _word_merges(word):
             if (left, right) not in merges:
                 merges.append((left, right))
