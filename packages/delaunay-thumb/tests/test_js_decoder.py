@@ -429,3 +429,26 @@ def test_html_page_decodes_in_the_browser(page: Any, tmp_path: Any) -> None:
         assert (w, h) == (entry.width, entry.height)
         got = np.array(rgba, np.int64).reshape(h, w, 4)[..., :3]
         assert np.abs(got - spec_render(entry.thumb, (w, h))).max() <= 1
+
+
+def test_encode_html_snippets_render_with_the_documented_loop(page: Any) -> None:
+    """``encode --format html`` snippets, filled in by the loop of docs/delaunay-thumb/js.md."""
+    img = np.full((30, 40, 3), (250, 120, 10), np.uint8)
+    thumb = delaunay_thumb.Thumb(delaunay_thumb.encode(img, 40, effort=0))
+    got = page.evaluate(
+        """(uri) => {
+            document.body.innerHTML = `<img width="40" height="30" data-delaunay-thumb="${uri}">`;
+            for (const img of document.querySelectorAll('img[data-delaunay-thumb]')) {
+              const canvas = DT.drawToCanvas(document.createElement('canvas'),
+                                             img.dataset.delaunayThumb, [img.width, img.height]);
+              img.src = canvas.toDataURL();
+            }
+            const img = document.querySelector('img');
+            const c = DT.drawToCanvas(document.createElement('canvas'), uri, [40, 30]);
+            const px = c.getContext('2d').getImageData(5, 5, 1, 1).data;
+            return [img.src.slice(0, 22), Array.from(px)];
+        }""",
+        thumb.data_uri(),
+    )
+    assert got[0] == "data:image/png;base64,"
+    assert np.abs(np.array(got[1][:3]) - spec_render(thumb.data, (40, 30))[5, 5]).max() <= 1
