@@ -30,6 +30,9 @@ def test_prompts_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows[4][0] == "scene"
 
 
+RANGE = ["--guidance-range", "1", "3"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -38,6 +41,14 @@ def test_prompts_command(capsys: pytest.CaptureFixture[str]) -> None:
         (["classes", "--classes", "/no/such/file.txt"], "cannot read class list"),
         (["prompts", "--strategy", "poem"], "unknown prompt strategy"),
         (["generate", "--model", "/no/such/model", "--out", "/tmp/x", "--steps", "0"], "steps"),
+        (
+            ["generate", "--model", "/m", "--out", "/tmp/x", "--guidance", "2", *RANGE],
+            "not both",
+        ),
+        (
+            ["generate", "--model", "/m", "--out", "/tmp/x", "--guidance-range", "3", "1"],
+            "low <= high",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -62,6 +73,16 @@ def test_generate_and_embed_commands_on_tiny_models(
     argv += ["--guidance", "1", "--guidance", "3", "--images-per-prompt", "1", "--steps", "2"]
     assert main([*argv, *common]) == 0
     assert "4 images" in capsys.readouterr().out
+    randomised = tmp_path / "random"
+    argv = ["generate", "--model", str(sd), "--out", str(randomised), "--select", "0:2"]
+    argv += ["--guidance-range", "1", "9", "--images-per-prompt", "2", "--steps", "2"]
+    assert main([*argv, *common]) == 0
+    assert "4 images" in capsys.readouterr().out
+    manifest = json.loads((randomised / "manifest.json").read_text())
+    assert manifest["config"]["guidance_range"] == [1.0, 9.0]
+    scales = [image["guidance_scale"] for image in manifest["images"]]
+    assert len(set(scales)) == 4
+    assert all(1.0 <= g <= 9.0 for g in scales)
     npz = tmp_path / "synthetic.npz"
     embed = ["embed", "--model", str(clip), "--images", str(out), "--out", str(npz)]
     assert (

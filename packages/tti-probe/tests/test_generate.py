@@ -138,6 +138,86 @@ def test_generated_image_is_the_standard_pipeline_output(tiny_sd: Path, tmp_path
     np.testing.assert_allclose(ours, direct, atol=1 / 255 + 1e-6)
 
 
+def test_random_guidance_per_image_is_drawn_recorded_used_and_resumed(
+    tiny_sd: Path, tmp_path: Path
+) -> None:
+    config = _config(
+        tiny_sd, guidance_scales=(7.5,), guidance_range=(1.0, 8.0), images_per_prompt=3
+    )
+    assert config.num_images(len(CLASSES)) == 6
+    jobs = plan_images(CLASSES, config)
+    draws = [config.draw_guidance(j.class_index, j.image_index) for j in jobs]
+    assert [j.guidance_scale for j in jobs] == draws
+    assert len(set(draws)) == 6
+    assert all(1.0 <= g <= 8.0 for g in draws)
+    assert jobs[0].file == "images/photo/g1-8/0000-t-shirt-top/00000.png"
+    # Another strategy draws the same scales for the same images; another seed does not.
+    both = plan_images(CLASSES, dataclasses.replace(config, strategies=("photo", "hypernym")))
+    assert [j.guidance_scale for j in both[6:]] == draws
+    other = plan_images(CLASSES, dataclasses.replace(config, seed=1))
+    assert [j.guidance_scale for j in other] != draws
+
+    pipe = load_pipeline(tiny_sd, local_files_only=True)
+    calls: list[tuple[float, tuple[str, ...]]] = []
+
+    def recording(**kwargs: object) -> object:
+        calls.append((float(kwargs["guidance_scale"]), tuple(kwargs["prompt"])))  # type: ignore[arg-type]
+        return pipe(**kwargs)
+
+    seen: list[str] = []
+
+    def interrupt(record: object) -> None:
+        seen.append(record.file)  # type: ignore[attr-defined]
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(CLASSES, config, tmp_path, pipeline=recording, progress=False, on_image=interrupt)
+    before = _snapshot(tmp_path)
+    manifest = generate(CLASSES, config, tmp_path, pipeline=recording, progress=False)
+    assert {k: _snapshot(tmp_path)[k] for k in before} == before
+    _assert_complete(tmp_path, config, CLASSES)
+    assert [r.guidance_scale for r in manifest.records] == draws
+    assert sorted(g for g, prompts in calls for _ in prompts) == sorted(draws)
+    assert json.loads((tmp_path / "manifest.json").read_text())["config"]["guidance_range"] == [
+        1.0,
+        8.0,
+    ]
+    # The image is the pipeline's output at the drawn scale.
+    record = manifest.records[4]
+    direct = pipe(
+        prompt=record.prompt,
+        guidance_scale=record.guidance_scale,
+        num_inference_steps=2,
+        generator=torch.Generator("cpu").manual_seed(record.seed),
+        output_type="np",
+    ).images[0]
+    ours = np.asarray(Image.open(tmp_path / record.file), dtype=np.float64) / 255.0
+    np.testing.assert_allclose(ours, direct, atol=1 / 255 + 1e-6)
+
+
+def test_quantised_random_guidance_fills_batches(tiny_sd: Path, tmp_path: Path) -> None:
+    config = _config(
+        tiny_sd,
+        guidance_scales=(7.5,),
+        guidance_range=(1.0, 2.0),
+        guidance_step=1.0,
+        images_per_prompt=4,
+        batch_size=4,
+    )
+    draws = [j.guidance_scale for j in plan_images(CLASSES, config)]
+    assert set(draws) <= {1.0, 2.0}
+    sizes: list[int] = []
+    pipe = load_pipeline(tiny_sd, local_files_only=True)
+
+    def recording(**kwargs: object) -> object:
+        sizes.append(len(kwargs["prompt"]))  # type: ignore[arg-type]
+        return pipe(**kwargs)
+
+    generate(CLASSES, config, tmp_path, pipeline=recording, progress=False)
+    assert len(sizes) == sum(-(-draws.count(g) // 4) for g in set(draws))
+
+
 def test_same_seed_same_image_after_save_and_reload(tmp_path: Path) -> None:
     """Two builds with one seed, each saved and reloaded, produce identical images."""
     outputs = []
@@ -189,8 +269,8 @@ torch.set_num_threads(1)
 from tti_probe._classes import fashion_mnist_classes
 from tti_probe._generate import GenerationConfig, generate
 config = GenerationConfig(
-    sys.argv[1], guidance_scales=(1.0, 3.0), images_per_prompt=3, num_inference_steps=2,
-    batch_size=2, device=sys.argv[3], local_files_only=True,
+    sys.argv[1], guidance_range=(1.0, 3.0), guidance_step=1.0, images_per_prompt=6,
+    num_inference_steps=2, batch_size=2, device=sys.argv[3], local_files_only=True,
 )
 generate(fashion_mnist_classes()[:2], config, sys.argv[2], progress=False)
 """
@@ -234,8 +314,10 @@ def test_interrupted_run_resumes_under_accelerate_with_two_cpu_processes(
 
     Every planned image exists once, images written before the cut are untouched, a temporary
     file left by a write cut short is cleaned up, the two processes split the remaining work,
-    and each image was written by exactly one writer. (SIGKILLs at random moments, in a
-    subprocess, are exercised by tools/bench/tti_probe_generate.py.)
+    and each image was written by exactly one writer. The run draws a random guidance scale
+    per image: both processes draw the scale the plan gives each image, as the cut run did.
+    (SIGKILLs at random moments, in a subprocess, are exercised by
+    tools/bench/tti_probe_generate.py.)
     """
     pytest.importorskip("accelerate")
     script = tmp_path / "run.py"
@@ -243,8 +325,9 @@ def test_interrupted_run_resumes_under_accelerate_with_two_cpu_processes(
     out = tmp_path / "out"
     config = GenerationConfig(
         str(tiny_sd),
-        guidance_scales=(1.0, 3.0),
-        images_per_prompt=3,
+        guidance_range=(1.0, 3.0),
+        guidance_step=1.0,
+        images_per_prompt=6,
         num_inference_steps=2,
         batch_size=2,
         device="cpu",
@@ -280,7 +363,12 @@ def test_interrupted_run_resumes_under_accelerate_with_two_cpu_processes(
     manifest = load_manifest(out)
     resumed = [r for r in manifest.records if r.file not in before]
     assert {r.process_index for r in resumed} >= {1}
-    assert {r.process_index for r in manifest.records[6:]} == {1}  # second half: process 1
+    # Resumed images: the first half of the plan by process 0, the second by process 1.
+    assert {r.process_index for r in manifest.records[6:] if r.file not in before} == {1}
+    assert {r.process_index for r in manifest.records[:6] if r.file not in before} <= {0}
+    planned = plan_images(classes, config)
+    assert [r.guidance_scale for r in manifest.records] == [j.guidance_scale for j in planned]
+    assert len({j.guidance_scale for j in planned}) > 1
     counts = _log_counts(out)
     assert all(counts.get(r.file) == 1 for r in resumed)
 
@@ -324,6 +412,12 @@ def test_rebuild_manifest_from_pngs(tiny_sd: Path, tmp_path: Path) -> None:
         ({"strategies": ()}, "strategies"),
         ({"strategies": ("photo", "photo")}, "duplicate strategies"),
         ({"strategies": ("photos",)}, "unknown prompt strategy"),
+        ({"guidance_scales": (7.5,), "guidance_range": (5.0, 2.0)}, "low <= high"),
+        ({"guidance_scales": (7.5,), "guidance_range": (-1.0, 2.0)}, "low <= high"),
+        ({"guidance_scales": (7.5,), "guidance_range": (1.0,)}, r"\(low, high\)"),
+        ({"guidance_range": (1.0, 2.0)}, "not both"),
+        ({"guidance_scales": (7.5,), "guidance_range": (1.0, 2.0), "guidance_step": 0}, "> 0"),
+        ({"guidance_step": 0.5}, "needs guidance_range"),
     ],
 )
 def test_invalid_config_is_one_clear_error(overrides: dict[str, object], message: str) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tti_probe import KernelConfig, ProbeInputError, fidelity, frechet_distance, pair_statistics
+from tti_probe._metrics_blocks import pair_statistics_many
 
 
 def _sets(seed: int = 0, n: int = 240, m: int = 200, d: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -21,6 +22,69 @@ def test_prdc_matches_reference_package() -> None:
         ref = prdc.compute_prdc(real, fake, k)
         for name in ("precision", "recall", "density", "coverage"):
             assert getattr(ours, name) == pytest.approx(float(ref[name]), rel=1e-5), name
+
+
+def _prdc_reference(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+    import contextlib
+    import io
+
+    prdc = pytest.importorskip("prdc")
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
+        ref = prdc.compute_prdc(real.astype(np.float64), fake.astype(np.float64), k)
+    return {name: float(value) for name, value in ref.items()}
+
+
+@pytest.mark.parametrize("block", [16, 64, 1024])
+def test_prdc_equals_float64_reference_with_ties(block: int) -> None:
+    # Integer-valued points: many distances tie exactly with a k-NN radius, so every float32
+    # comparison near a radius must be redone in float64 to agree with the reference.
+    rng = np.random.default_rng(5)
+    real = np.round(rng.normal(size=(300, 3)) * 2).astype(np.float32)
+    fake = np.round(rng.normal(size=(280, 3)) * 2).astype(np.float32)
+    ours = pair_statistics(real, fake, 5, block=block)
+    ref = _prdc_reference(real, fake, 5)
+    for name in ("precision", "recall", "density", "coverage"):
+        assert getattr(ours, name) == pytest.approx(ref[name], rel=1e-12, abs=1e-12), name
+
+
+def test_prdc_equals_reference_on_clustered_unit_vectors() -> None:
+    # Near-duplicate unit vectors in d = 64: float32 expansion errors are largest here.
+    rng = np.random.default_rng(6)
+    centres = rng.normal(size=(4, 64))
+    real = centres[rng.integers(0, 4, 500)] + 0.05 * rng.normal(size=(500, 64))
+    fake = centres[rng.integers(0, 4, 450)] + 0.06 * rng.normal(size=(450, 64))
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    fake /= np.linalg.norm(fake, axis=1, keepdims=True)
+    real, fake = real.astype(np.float32), fake.astype(np.float32)
+    ours = pair_statistics(real, fake, 5, block=128)
+    ref = _prdc_reference(real, fake, 5)
+    for name in ("precision", "recall", "density", "coverage"):
+        assert getattr(ours, name) == pytest.approx(ref[name], rel=1e-12, abs=1e-12), name
+    exact = np.sqrt(
+        np.sort(((real[:, None].astype(np.float64) - real[None]) ** 2).sum(-1), axis=1)[:, 5]
+    )
+    np.testing.assert_allclose(ours.real_radii, exact, rtol=1e-12)
+
+
+def test_many_pairs_equal_one_by_one() -> None:
+    rng = np.random.default_rng(7)
+    pairs = [
+        (rng.normal(size=(30 + 7 * i, 10)), rng.normal(size=(25 + 5 * i, 10))) for i in range(5)
+    ]
+    pairs.append((rng.normal(size=(90, 10)), rng.normal(size=(70, 10))))  # above the block
+    many = pair_statistics_many(pairs, 4, block=64)
+    for (real, fake), stats in zip(pairs, many, strict=True):
+        one = pair_statistics(real, fake, 4, block=64)
+        assert (stats.precision, stats.recall, stats.density, stats.coverage) == (
+            one.precision,
+            one.recall,
+            one.density,
+            one.coverage,
+        )
+        assert stats.kid == pytest.approx(one.kid, rel=1e-5, abs=1e-9)
+        assert stats.cmmd == pytest.approx(one.cmmd, rel=1e-5, abs=1e-9)
+    with pytest.raises(ProbeInputError, match="different widths"):
+        pair_statistics_many([pairs[0], (pairs[1][0][:, :5], pairs[1][1][:, :5])])
 
 
 def test_block_size_does_not_change_results() -> None:

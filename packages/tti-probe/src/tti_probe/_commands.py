@@ -142,6 +142,8 @@ def _generate(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         local_files_only=args.offline,
         scheduler=args.scheduler,
+        guidance_range=tuple(args.guidance_range) if args.guidance_range else None,
+        guidance_step=args.guidance_step,
     )
     manifest = generate(classes, config, args.out, progress=not args.quiet)
     print(f"{len(manifest)} images in {Path(args.out) / MANIFEST_NAME}")
@@ -219,6 +221,16 @@ def add_commands(commands: Any) -> None:
     _add_class_options(parser)
     parser.add_argument("--strategy", action="append", help="prompt strategy (repeatable)")
     parser.add_argument("--guidance", type=float, action="append", help="guidance (repeatable)")
+    parser.add_argument(
+        "--guidance-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="draw each image's guidance uniformly in [LOW, HIGH] (seeded; not with --guidance)",
+    )
+    parser.add_argument(
+        "--guidance-step", type=float, help="round random guidance down to this grid above LOW"
+    )
     parser.add_argument("--images-per-prompt", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=50)

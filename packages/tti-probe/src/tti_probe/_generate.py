@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from fourfold_common.io import atomic_write_bytes, make_run_record, write_run_record
@@ -61,6 +63,14 @@ class GenerationConfig:
     starting noise while classes never share noise. Seeds drive one CPU ``torch.Generator`` per
     image, so an image does not depend on its batch or on the device.
 
+    Random guidance (``guidance_range=(low, high)``): instead of the fixed ``guidance_scales``,
+    image ``i`` of class ``k`` gets a scale drawn uniformly from ``[low, high]`` (rounded down
+    to a multiple of ``guidance_step`` above ``low`` when given) by a generator seeded with
+    ``(seed, k, i)``: the draw is a pure function of the image, the same under every strategy,
+    on every process and after a resume, and each image's record holds its scale. Pipelines
+    take one scale per call, so only images with equal scales share a batch: a
+    ``guidance_step`` lets batches fill.
+
     Attributes:
         model: Hub id (e.g. ``"stable-diffusion-v1-5/stable-diffusion-v1-5"``) or local
             directory of a diffusers text-to-image pipeline.
@@ -78,6 +88,9 @@ class GenerationConfig:
         dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"``.
         local_files_only: Load without network access (set it offline).
         scheduler: Optional diffusers scheduler class name replacing the pipeline's own.
+        guidance_range: ``(low, high)``: draw each image's guidance scale at random (see
+            above); ``guidance_scales`` must then be left at its default.
+        guidance_step: Grid of the random scales (``None``: continuous).
 
     Example:
         >>> config = GenerationConfig("some/model", guidance_scales=(2.0, 7.5))
@@ -100,6 +113,8 @@ class GenerationConfig:
     dtype: str = "float32"
     local_files_only: bool = False
     scheduler: str | None = None
+    guidance_range: tuple[float, float] | None = None
+    guidance_step: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -125,6 +140,7 @@ class GenerationConfig:
                 problems.append(f"{name} must be a positive multiple of 8, got {value}")
         if self.dtype not in ("float32", "float16", "bfloat16"):
             problems.append(f"dtype must be float32, float16 or bfloat16, got {self.dtype!r}")
+        problems += self._random_guidance_problems()
         if problems:
             raise GenerationError("invalid GenerationConfig: " + "; ".join(problems))
         if len(set(self.guidance_scales)) != len(self.guidance_scales):
@@ -137,11 +153,53 @@ class GenerationConfig:
             except PromptError as error:
                 raise GenerationError(f"invalid GenerationConfig: {error}") from error
 
+    def _random_guidance_problems(self) -> list[str]:
+        if self.guidance_range is None:
+            if self.guidance_step is not None:
+                return ["guidance_step needs guidance_range"]
+            return []
+        problems = []
+        try:
+            low, high = (float(v) for v in self.guidance_range)
+        except (TypeError, ValueError):
+            return [f"guidance_range must be (low, high), got {self.guidance_range!r}"]
+        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+            problems.append(f"guidance_range needs 0 <= low <= high, got {self.guidance_range}")
+        if tuple(self.guidance_scales) != (7.5,):
+            problems.append("give either guidance_scales or guidance_range, not both")
+        step = self.guidance_step
+        if step is not None and not (math.isfinite(step) and step > 0):
+            problems.append(f"guidance_step must be > 0, got {step}")
+        return problems
+
+    @property
+    def random_guidance(self) -> bool:
+        """Whether each image's guidance scale is drawn at random (``guidance_range`` set)."""
+        return self.guidance_range is not None
+
+    def draw_guidance(self, class_index: int, image_index: int) -> float:
+        """The random guidance scale of image ``image_index`` of class ``class_index``.
+
+        Example:
+            >>> config = GenerationConfig("m", guidance_range=(1.0, 9.0), guidance_step=0.5)
+            >>> g = config.draw_guidance(3, 1)
+            >>> g == config.draw_guidance(3, 1) and 1.0 <= g <= 9.0 and (g - 1.0) % 0.5 == 0
+            True
+        """
+        if self.guidance_range is None:
+            raise GenerationError("draw_guidance needs guidance_range")
+        low, high = (float(v) for v in self.guidance_range)
+        generator = np.random.default_rng([self.seed, class_index, image_index])
+        value = low + (high - low) * float(generator.random())
+        if self.guidance_step is not None:
+            value = low + math.floor((value - low) / self.guidance_step) * self.guidance_step
+            value = round(min(value, high), 10)
+        return value
+
     def num_images(self, num_classes: int) -> int:
         """Number of images the run makes for ``num_classes`` classes."""
-        return (
-            num_classes * len(self.strategies) * len(self.guidance_scales) * self.images_per_prompt
-        )
+        scales = 1 if self.random_guidance else len(self.guidance_scales)
+        return num_classes * len(self.strategies) * scales * self.images_per_prompt
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""
@@ -173,6 +231,9 @@ def _slug(text: str, unique: bool = False, limit: int = 40) -> str:
 def plan_images(classes: Sequence[ClassSpec], config: GenerationConfig) -> list[ImageJob]:
     """Every image of a run, in a fixed order (strategy, guidance scale, class, image number).
 
+    With random guidance the images of a strategy go to one folder ``g<low>-<high>`` (with
+    ``s<step>`` when quantised) and each job carries its drawn scale.
+
     Example:
         >>> jobs = plan_images([ClassSpec("cat")], GenerationConfig("m", images_per_prompt=2))
         >>> [(j.file, j.seed, j.prompt) for j in jobs]  # doctest: +NORMALIZE_WHITESPACE
@@ -182,15 +243,25 @@ def plan_images(classes: Sequence[ClassSpec], config: GenerationConfig) -> list[
     if not classes:
         raise GenerationError("no classes to generate")
     jobs = []
+    if config.guidance_range is not None:
+        low, high = config.guidance_range
+        step = "" if config.guidance_step is None else f"s{config.guidance_step:g}"
+        groups: tuple[float | str, ...] = (f"{float(low):g}-{float(high):g}{step}",)
+    else:
+        groups = tuple(float(g) for g in config.guidance_scales)
     for strategy_name in config.strategies:
         strategy = get_strategy(strategy_name)
-        for guidance in config.guidance_scales:
+        for group in groups:
             for class_index, spec in enumerate(classes):
                 variants = strategy.prompts(spec)
                 for i in range(config.images_per_prompt):
                     folder = (
-                        f"images/{_slug(strategy.name, unique=True)}/g{float(guidance):g}/"
-                        f"{class_index:04d}-{_slug(spec.name)}"
+                        f"images/{_slug(strategy.name, unique=True)}/g{group:g}/"
+                        if isinstance(group, float)
+                        else f"images/{_slug(strategy.name, unique=True)}/g{group}/"
+                    ) + f"{class_index:04d}-{_slug(spec.name)}"
+                    guidance = (
+                        group if isinstance(group, float) else config.draw_guidance(class_index, i)
                     )
                     jobs.append(
                         ImageJob(
@@ -382,7 +453,13 @@ def generate(
         disable=not (progress and state.is_main_process),
     )
     with bar:
-        for batch in _batches(pending, config.batch_size):
+        # Random scales: group equal scales so that batches fill (the order is free).
+        ordered = (
+            sorted(pending, key=lambda job: job.guidance_scale)
+            if config.random_guidance
+            else pending
+        )
+        for batch in _batches(ordered, config.batch_size):
             tick = time.perf_counter()
             images = _call_pipeline(pipeline, batch, config)
             seconds = (time.perf_counter() - tick) / len(batch)
