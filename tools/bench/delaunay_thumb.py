@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     images = default_images(args.images)
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     ablation = None
     if not args.no_ablation and 64 in args.sizes:  # small and fixed cost: runs first
         ablation = run_benchmark(
@@ -162,8 +163,14 @@ def main(argv: list[str] | None = None) -> int:
         decode_repeats=args.decode_repeats,
     )
     appendix = _ablation_section(ablation, result) if ablation is not None else []
+    load = (
+        f"**Machine load.** 1-minute load average {load_start:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end of the run on {os.cpu_count()} CPUs (other jobs "
+        "shared the machine): CPU seconds of a process also grow when the cores are "
+        "oversubscribed, so the timings are upper bounds."
+    )
     markdown, json_path, png = write_report(
-        result, args.out, command=command, notes=NOTES, appendix=appendix
+        result, args.out, command=command, notes=(*NOTES, load), appendix=appendix
     )
     print(format_markdown(result, command=command, appendix=appendix))
     print(f"\nwrote {markdown}, {json_path}, {png}")

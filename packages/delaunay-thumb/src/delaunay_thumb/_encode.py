@@ -46,6 +46,8 @@ MIN_BYTES = 8
 MAX_BYTES = 65536
 _GAP_CTX = 8
 _MAG_CTX = 6
+#: Budgets up to this many bytes get at least 2 local-search sweeps with 8 moves.
+_SMALL_BUDGET = 64
 #: Ratio between successive vertex counts tried by the search (the final stage fills the gap).
 _LADDER = 1.08
 
@@ -548,9 +550,12 @@ def encode(
     work = working_image(arr, cfg.work_size)
     aspect = aspect_code(w0, h0)
     portrait = h0 > w0
+    sweeps, moves = cfg.sweeps, cfg.moves
+    if cfg.sweeps and max_bytes <= _SMALL_BUDGET:  # few vertices: a thorough local search is cheap
+        sweeps, moves = max(sweeps, 2), 8
     # Stage 1: vertex count and quantiser per grid, on estimated sizes.
     choices: list[tuple[_Choice, _GridSearch]] = []
-    n_max = min(4092, int(max_bytes * 1.2) + 8)
+    n_max = min(4092, 2 * max_bytes + 16)
     for long_code in cfg.grid_codes:
         prob = _Problem(work, grey, long_code, aspect, portrait)
         order = _insertion_order(prob, n_max, cfg.growth)
@@ -566,7 +571,7 @@ def encode(
             fit = gs.fit(choice.n)
             colour_of = {(int(x), int(y)): fit.colours[i] for i, (x, y) in enumerate(fit.pts)}
             cols = np.array([colour_of[p] for p in points])
-            points = optimise_positions(prob.image, prob.grid, points, cols, cfg.sweeps, cfg.moves)
+            points = optimise_positions(prob.image, prob.grid, points, cols, sweeps, moves)
         used = set(points)
         extra = [p for p in gs.order[choice.n :] if p not in used][: max(4, choice.n // 8)]
         for dz in cfg.deadzones:
