@@ -79,13 +79,31 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out/bench-tti-testbed"))
-    parser.add_argument("--images-per-class", type=int, default=40)
+    parser.add_argument("--images-per-class", type=int, default=30)
     parser.add_argument("--natural-per-class", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge-cache", type=Path, default=Path("out/testbed/judge.pt"))
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks")
+    parser.add_argument(
+        "--render-only", action="store_true", help="redraw the .md and .png from the .json"
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        from fourfold_common.io import read_run_record
+
+        record = read_run_record(args.docs / "tti-testbed.json")
+        saved = argparse.Namespace(**{**vars(args), **record["config"]})
+        config = TestbedStudyConfig(
+            images_per_class=saved.images_per_class,
+            natural_per_class=saved.natural_per_class,
+            num_inference_steps=saved.steps,
+            seed=saved.seed,
+        )
+        _plot(record["figures"]["tradeoff"], config, args.docs / "tti-testbed.png")
+        text = _markdown(record["figures"], config, saved, record)
+        atomic_write_text(args.docs / "tti-testbed.md", text)
+        return 0
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     began = time.perf_counter()
@@ -219,6 +237,9 @@ def _plot(rows: list[dict[str, Any]], config: TestbedStudyConfig, path: Path) ->
     axes[1].set_ylabel("diversity")
     for ax in axes:
         ax.set_xscale("log")
+        ax.set_xticks(list(config.guidance_scales))
+        ax.set_xticklabels([f"{g:g}" for g in config.guidance_scales])
+        ax.minorticks_off()
         ax.legend(fontsize=7)
     fig.suptitle("tti-probe testbed: accuracy and diversity vs guidance")
     fig.tight_layout()
