@@ -57,8 +57,9 @@ def _free_port() -> int:
 
 def _env(devices: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
-    flags = env.get("XLA_FLAGS", "").replace("--xla_force_host_platform_device_count", "--x")
-    env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+    kept = [f for f in env.get("XLA_FLAGS", "").split() if "host_platform_device_count" not in f]
+    # first: XLA stops reading flags at a malformed token (e.g. "intra_op_parallelism_threads=1")
+    env["XLA_FLAGS"] = " ".join([f"--xla_force_host_platform_device_count={devices}", *kept])
     env["JAX_PLATFORMS"] = "cpu"
     env.update(extra)
     return env
