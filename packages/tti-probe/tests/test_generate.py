@@ -183,6 +183,8 @@ def test_random_guidance_per_image_is_drawn_recorded_used_and_resumed(
         1.0,
         8.0,
     ]
+    low_half = manifest.select_between("guidance_scale", 1.0, 4.5)
+    assert [r.guidance_scale for r in low_half.records] == [g for g in draws if g < 4.5]
     # The image is the pipeline's output at the drawn scale.
     record = manifest.records[4]
     direct = pipe(

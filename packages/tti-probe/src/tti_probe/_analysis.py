@@ -17,7 +17,7 @@ from tti_probe._analysis_inputs import ProbeData, ProbeInputError, l2_normalize
 from tti_probe._metrics_adherence import clip_scores, zero_shot
 from tti_probe._metrics_blocks import KernelConfig
 from tti_probe._metrics_diversity import Diversity, diversity
-from tti_probe._metrics_fidelity import Fidelity, fidelity
+from tti_probe._metrics_fidelity import Fidelity, fidelity, fidelity_many
 from tti_probe._probe import ProbeConfig, score_probe, train_probe
 
 ISSUES = ("ambiguity", "adherence", "low diversity", "not represented")
@@ -376,16 +376,26 @@ def _analyze(data: ProbeData, config: AnalysisConfig | None = None) -> Analysis:
 
     reports = []
     classes = range(num_classes)
+    # Per-class fidelity of every class at once (batched distance tiles).
+    measurable = [c for c in classes if np.sum(ys == c) > config.k and np.sum(yn == c) > config.k]
+    fidelities: dict[int, Fidelity] = dict(
+        zip(
+            measurable,
+            fidelity_many(
+                [(nat[yn == c], syn[ys == c]) for c in measurable],
+                config.k,
+                kernels=config.kernels,
+                block=config.block,
+            ),
+            strict=True,
+        )
+    )
     for c in tqdm(classes, desc="tti-probe: classes", disable=not config.progress):
         s_c = syn[ys == c]
         n_c = nat[yn == c]
         div_s = diversity(s_c) if len(s_c) >= 2 else None
         div_n = diversity(n_c) if len(n_c) >= 2 else None
-        fid = (
-            fidelity(n_c, s_c, config.k, kernels=config.kernels, block=config.block)
-            if len(s_c) > config.k and len(n_c) > config.k
-            else None
-        )
+        fid = fidelities.get(c)
         modes_s = (
             count_modes(
                 s_c,

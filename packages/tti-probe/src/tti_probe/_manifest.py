@@ -199,6 +199,21 @@ class Manifest:
         )
         return dataclasses.replace(self, records=kept)
 
+    def select_between(self, name: str, low: float, high: float) -> Manifest:
+        """The records with ``low <= field < high``, e.g. a bin of random guidance scales.
+
+        Raises:
+            KeyError: ``name`` is not a record field.
+
+        Example:
+            >>> Manifest(Path("."), (), {}, ()).select_between("guidance_scale", 1.0, 4.0).records
+            ()
+        """
+        if name not in {f.name for f in dataclasses.fields(ImageRecord)}:
+            raise KeyError(f"unknown record field {name!r}")
+        kept = tuple(r for r in self.records if low <= getattr(r, name) < high)
+        return dataclasses.replace(self, records=kept)
+
 
 def manifest_to_json(manifest: Manifest) -> str:
     """Serialise a manifest (the ``manifest.json`` text)."""
