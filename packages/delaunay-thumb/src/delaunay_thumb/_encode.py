@@ -555,7 +555,7 @@ def encode(
         sweeps, moves = max(sweeps, 2), 8
     # Stage 1: vertex count and quantiser per grid, on estimated sizes.
     choices: list[tuple[_Choice, _GridSearch]] = []
-    n_max = min(4092, 2 * max_bytes + 16)
+    n_max = min(4092, int(max_bytes * 1.2) + 8)
     for long_code in cfg.grid_codes:
         prob = _Problem(work, grey, long_code, aspect, portrait)
         order = _insertion_order(prob, n_max, cfg.growth)
