@@ -658,7 +658,7 @@ def pair_statistics(
         >>> rng = np.random.default_rng(0)
         >>> x = rng.normal(size=(200, 8)).astype(np.float32)
         >>> stats = pair_statistics(x, x, k=5)
-        >>> round(stats.precision, 3), round(stats.recall, 3), abs(stats.kid) < 1e-4
+        >>> round(stats.precision, 3), round(stats.recall, 3), abs(stats.cmmd) < 1e-3
         (1.0, 1.0, True)
     """
     real = np.asarray(real, np.float32)
