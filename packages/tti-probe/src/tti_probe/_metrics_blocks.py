@@ -96,6 +96,12 @@ def _tolerance(d: int) -> float:
     return 4.0 * (4.0 + float(np.sqrt(d))) * 2.0**-24
 
 
+def _candidates(k: int) -> int:
+    # k + 1 neighbours (self included) plus spares, rounded up to 8: one compiled shape
+    # serves k = 1..5.
+    return -(-(k + 1 + _EXTRA) // 8) * 8
+
+
 def _smallest(d2: jax.Array, kk: int) -> tuple[jax.Array, jax.Array]:
     """The ``kk`` smallest values of each row and their columns, exactly, in two stages.
 
@@ -434,7 +440,7 @@ def _tiled(
     real: np.ndarray, fake: np.ndarray, k: int, kernels: KernelConfig, block: int
 ) -> PairStatistics:
     d = real.shape[1]
-    kk = k + 1 + _EXTRA
+    kk = _candidates(k)
     tile = max(block, -(-kk // _GROUP) * _GROUP)
     params, tol = _kernel_params(d, kernels), _tolerance(d)
     sets = [_padded(real, tile), _padded(fake, tile)]
@@ -483,7 +489,7 @@ def _batched(
 ) -> list[PairStatistics]:
     """Many small pairs of sets, one tile each, ``vmap``-ed over the pairs in a few calls."""
     d = groups[0][0].shape[1]
-    kk = k + 1 + _EXTRA
+    kk = _candidates(k)
     size = max(max(max(len(r), len(f)) for r, f in groups), kk, 16)
     # Power-of-two tiles: few distinct shapes, so few compilations across calls.
     tile = 1 << (size - 1).bit_length()
