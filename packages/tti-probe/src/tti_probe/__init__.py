@@ -72,9 +72,14 @@ from tti_probe._manifest import (
     rebuild_manifest,
 )
 from tti_probe._metrics_adherence import ZeroShot, clip_scores, cosine_matrix, zero_shot
-from tti_probe._metrics_blocks import KernelConfig, PairStatistics, pair_statistics
+from tti_probe._metrics_blocks import (
+    KernelConfig,
+    PairStatistics,
+    pair_statistics,
+    pair_statistics_many,
+)
 from tti_probe._metrics_diversity import Diversity, diversity
-from tti_probe._metrics_fidelity import Fidelity, fidelity, frechet_distance
+from tti_probe._metrics_fidelity import Fidelity, fidelity, fidelity_many, frechet_distance
 from tti_probe._models import ModelLoadError, load_pipeline
 from tti_probe._probe import (
     LinearProbe,
@@ -216,6 +221,7 @@ __all__ = [
     "embed_texts",
     "fashion_mnist_classes",
     "fidelity",
+    "fidelity_many",
     "format_detection_table",
     "frechet_distance",
     "generate",
@@ -235,6 +241,7 @@ __all__ = [
     "modality_gap",
     "nearest_rows",
     "pair_statistics",
+    "pair_statistics_many",
     "plan_images",
     "probe_data_from_sets",
     "prompt_collisions",
