@@ -21,7 +21,12 @@ from delaunay_thumb._format import (
     index_ranges,
 )
 from delaunay_thumb._rangecoder import ADAPT_SHIFT, HALF, PROB_BITS, PROB_ONE
-from delaunay_thumb._render import shade_planes, to_uint8, triangle_map, vertex_positions
+from delaunay_thumb._render import (
+    exact_triangle_map,
+    shade_planes,
+    to_uint8,
+    vertex_positions,
+)
 
 #: Longest side of the output when ``size`` is None.
 DEFAULT_SIZE = 64
@@ -116,7 +121,7 @@ def render_mesh(
         [9, 9, 9]
     """
     xy = vertex_positions(points, grid, size)
-    ids = triangle_map(xy, tris, size)
+    ids = exact_triangle_map(points, grid, tris, size)
     return to_uint8(shade_planes(xy, rgb, tris, ids))
 
 

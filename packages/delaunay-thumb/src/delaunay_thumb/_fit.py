@@ -8,7 +8,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from delaunay_thumb._format import QSTEPS, index_ranges, predict
-from delaunay_thumb._render import barycentric, triangle_map, vertex_positions
+from delaunay_thumb._render import barycentric, exact_triangle_map, vertex_positions
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -26,7 +26,7 @@ def raster_weights(
         [1.0, 1.0, 1.0, 1.0]
     """
     xy = vertex_positions(points, grid, size)
-    ids = triangle_map(xy, tris, size)
+    ids = exact_triangle_map(points, grid, tris, size)
     l1, l2 = barycentric(xy, tris, ids)
     idx = tris[ids.ravel()]
     wts = np.stack([1.0 - l1.ravel() - l2.ravel(), l1.ravel(), l2.ravel()], axis=1)
@@ -45,7 +45,7 @@ def raster_weights_ids(
         [[1, 0], [1, 1]]
     """
     xy = vertex_positions(points, grid, size)
-    ids = triangle_map(xy, tris, size)
+    ids = exact_triangle_map(points, grid, tris, size)
     l1, l2 = barycentric(xy, tris, ids)
     idx = tris[ids.ravel()]
     l1, l2 = l1.ravel(), l2.ravel()

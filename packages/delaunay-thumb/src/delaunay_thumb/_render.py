@@ -57,6 +57,111 @@ def triangle_map(xy: FloatArray, tris: IntArray, size: tuple[int, int]) -> NDArr
     return ids
 
 
+def exact_triangle_map(
+    points: IntArray, grid: tuple[int, int], tris: IntArray, size: tuple[int, int]
+) -> NDArray[np.int32]:
+    """Index of the triangle containing each pixel centre, by the spec's exact integer test.
+
+    Section 7 of the format spec decides containment on integers (x scaled by ``2 (gw - 1)``,
+    y by ``2 (gh - 1)``), so every decoder (this one and the JavaScript one) picks the same
+    triangle for every pixel. Each triangle is scanned row by row: per row, each edge bounds
+    the pixel centres by an exact floor or ceiling division, so a row's run of pixels is found
+    without testing pixels one by one. A centre on a shared edge may take either triangle
+    (both give the same value there).
+
+    Example:
+        >>> pts = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+        >>> exact_triangle_map(pts, (2, 2), np.array([[0, 1, 3], [0, 3, 2]]), (4, 4))[1].tolist()
+        [1, 1, 0, 0]
+    """
+    gw, gh = grid
+    w, h = size
+    px = 2 * points[:, 0].astype(np.int64) * w
+    py = 2 * points[:, 1].astype(np.int64) * h
+    corners = tris.astype(np.int64)
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    turn = (px[b] - px[a]) * (py[c] - py[a]) - (py[b] - py[a]) * (px[c] - px[a])
+    oriented = np.where((turn < 0)[:, None], corners[:, [0, 2, 1]], corners)
+    tri_ids = np.flatnonzero(turn != 0)
+    oriented = oriented[tri_ids]
+    ys = py[oriented]
+    first_row = np.maximum(0, _ceil_centre(ys.min(1), gh - 1))
+    last_row = np.minimum(h - 1, _floor_centre(ys.max(1), gh - 1))
+    rows = np.maximum(0, last_row - first_row + 1)
+    ids = np.full(h * w, -1, dtype=np.int32)
+    # Chunks of triangles keep the per-row arrays bounded for crafted meshes of long thin
+    # triangles (at most about 2M rows at once).
+    ends = np.cumsum(rows)
+    start = 0
+    while start < len(oriented):
+        stop = int(np.searchsorted(ends, ends[start] - rows[start] + (1 << 21), side="right"))
+        stop = max(stop, start + 1)
+        _paint_rows(
+            ids,
+            px,
+            py,
+            oriented[start:stop],
+            tri_ids[start:stop],
+            first_row[start:stop],
+            rows[start:stop],
+            (gw, gh),
+            (w, h),
+        )
+        start = stop
+    out = ids.reshape(h, w)
+    if np.any(out < 0):  # only a degenerate mesh can leave holes; fall back to the fill
+        guess = triangle_map(vertex_positions(points, grid, size), tris, size)
+        out = np.where(out < 0, guess, out)
+    return out
+
+
+def _ceil_centre(v: IntArray, scale: int) -> IntArray:
+    """Smallest index ``i`` with ``(2 i + 1) * scale >= v`` (exact, integers)."""
+    return -((-(-(-v // scale) - 1)) // 2)
+
+
+def _floor_centre(v: IntArray, scale: int) -> IntArray:
+    """Largest index ``i`` with ``(2 i + 1) * scale <= v`` (exact, integers)."""
+    return ((v // scale) - 1) // 2
+
+
+def _paint_rows(
+    ids: NDArray[np.int32],
+    px: IntArray,
+    py: IntArray,
+    corners: IntArray,
+    tri_ids: IntArray,
+    first_row: IntArray,
+    rows: IntArray,
+    grid: tuple[int, int],
+    size: tuple[int, int],
+) -> None:
+    """Write the pixel runs of positively oriented triangles into the flat map ``ids``."""
+    gw, gh = grid
+    w, _ = size
+    tri = np.repeat(np.arange(len(corners)), rows)
+    row = first_row[tri] + np.arange(len(tri)) - np.repeat(np.cumsum(rows) - rows, rows)
+    qy = (2 * row + 1) * (gh - 1)
+    low = np.full(len(tri), -(1 << 60), dtype=np.int64)
+    high = np.full(len(tri), 1 << 60, dtype=np.int64)
+    for u, v in ((0, 1), (1, 2), (2, 0)):
+        s, e = corners[tri, u], corners[tri, v]
+        sx, sy = px[s], py[s]
+        dx, dy = px[e] - sx, py[e] - sy
+        # Inside this edge: dx (qy - sy) - dy (qx - sx) >= 0, i.e. dy (qx - sx) <= rhs.
+        rhs = dx * (qy - sy)
+        up, down = dy > 0, dy < 0
+        high = np.where(up, np.minimum(high, sx + rhs // np.where(up, dy, 1)), high)
+        low = np.where(down, np.maximum(low, sx - rhs // np.where(down, -dy, 1)), low)
+        high = np.where((dy == 0) & (rhs < 0), low - 1, high)
+    first_col = np.maximum(0, _ceil_centre(low, gw - 1))
+    last_col = np.minimum(w - 1, _floor_centre(high, gw - 1))
+    run = np.maximum(0, last_col - first_col + 1)
+    begin = np.repeat(np.cumsum(run) - run, run)
+    flat = np.repeat(row * w + first_col, run) + np.arange(int(run.sum())) - begin
+    ids[flat] = np.repeat(tri_ids[tri], run).astype(np.int32)
+
+
 def barycentric(
     xy: FloatArray, tris: IntArray, ids: NDArray[np.int32]
 ) -> tuple[FloatArray, FloatArray]:
