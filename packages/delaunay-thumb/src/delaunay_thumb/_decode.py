@@ -14,11 +14,10 @@ from delaunay_thumb._format import (
     _N_EG_ORDER,
     MAX_VERTICES,
     QSTEPS,
-    VERSION,
     Mesh,
     eligible_points,
-    grid_shape,
     index_ranges,
+    read_header,
 )
 from delaunay_thumb._rangecoder import ADAPT_SHIFT, HALF, PROB_BITS, PROB_ONE
 from delaunay_thumb._render import (
@@ -157,18 +156,7 @@ def read_stream_fast(data: bytes) -> tuple[Mesh, NDArray[np.int64]]:
         ...
         delaunay_thumb._errors.DecodeError: unsupported format version 3
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise DecodeError(f"expected bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < 2:
-        raise DecodeError("stream too short: a thumbnail has at least a 2-byte header")
-    head0, aspect = data[0], data[1]
-    if head0 >> 6 != VERSION:
-        raise DecodeError(f"unsupported format version {head0 >> 6}")
-    grey = bool(head0 & 0x20)
-    portrait = bool(head0 & 0x10)
-    long_code = head0 & 0x0F
-    gw, gh = grid_shape(long_code, aspect, portrait)
+    data, grey, portrait, long_code, aspect, (gw, gh) = read_header(data)
 
     # Range decoder state (see _rangecoder.RangeDecoder), inlined for speed.
     body = data[2:]

@@ -350,6 +350,36 @@ def read_stream(data: bytes) -> Mesh:
     return read_stream_triangulated(data)[0]
 
 
+def read_header(data: object) -> tuple[bytes, bool, bool, int, int, tuple[int, int]]:
+    """Check and parse the 2-byte header (section 2 of the spec), shared by both parsers.
+
+    Returns:
+        ``(data as bytes, grey, portrait, long-side code, aspect byte, (gw, gh))``.
+
+    Raises:
+        DecodeError: If ``data`` is not bytes, is shorter than the header, or has another
+            format version.
+
+    Example:
+        >>> read_header(bytes([0xC0, 0]))
+        Traceback (most recent call last):
+        ...
+        delaunay_thumb._errors.DecodeError: unsupported format version 3
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < 2:
+        raise DecodeError("stream too short: a thumbnail has at least a 2-byte header")
+    head0, aspect = data[0], data[1]
+    if head0 >> 6 != VERSION:
+        raise DecodeError(f"unsupported format version {head0 >> 6}")
+    grey = bool(head0 & 0x20)
+    portrait = bool(head0 & 0x10)
+    long_code = head0 & 0x0F
+    return data, grey, portrait, long_code, aspect, grid_shape(long_code, aspect, portrait)
+
+
 def read_stream_triangulated(data: bytes) -> tuple[Mesh, IntArray]:
     """Parse a stream into a :class:`Mesh`.
 
@@ -369,18 +399,7 @@ def read_stream_triangulated(data: bytes) -> tuple[Mesh, IntArray]:
         >>> read_stream_triangulated(write_stream(mesh))[0].colours[:, 0].tolist()
         [20, 20, 20, 20]
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise DecodeError(f"expected bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < 2:
-        raise DecodeError("stream too short: a thumbnail has at least a 2-byte header")
-    head0, aspect = data[0], data[1]
-    if head0 >> 6 != VERSION:
-        raise DecodeError(f"unsupported format version {head0 >> 6}")
-    grey = bool(head0 & 0x20)
-    portrait = bool(head0 & 0x10)
-    long_code = head0 & 0x0F
-    gw, gh = grid_shape(long_code, aspect, portrait)
+    data, grey, portrait, long_code, aspect, (gw, gh) = read_header(data)
     rd = RangeDecoder(data[2:])
     qy_code = rd.decode_bits(4)
     qc_code = 0 if grey else rd.decode_bits(4)
